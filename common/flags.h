@@ -1,0 +1,40 @@
+/* flags.h - table-driven command-line flags for the daemons.
+ *
+ * Flags are GNU-style long options: "--name value" or "--name=value".
+ * Every daemon gets --help and --version for free. A flag may name an
+ * environment variable used when the flag is not given (the original Go
+ * system's PORT and STATS_SERVICE_URL). */
+#ifndef COMMON_FLAGS_H
+#define COMMON_FLAGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    FLAG_STRING,    /* const char **     */
+    FLAG_INT,       /* long long *; decimal, range-checked */
+    FLAG_SIZE,      /* long long * bytes; accepts k, m, g suffixes (1024s) */
+    FLAG_DURATION,  /* long long * nanoseconds; needs a unit: ns, us, ms, s, m */
+    FLAG_BOOL       /* bool *; "--name" sets true, "--name=false" clears */
+} flag_type;
+
+typedef struct {
+    const char *name;       /* without the leading dashes */
+    flag_type   type;
+    void       *dst;        /* holds the default on entry */
+    long long   min, max;   /* FLAG_INT/SIZE/DURATION bounds (inclusive) */
+    const char *env;        /* environment fallback, or NULL */
+    const char *help;       /* one line for --help */
+} flag_def;
+
+/* Parse argv into the table (terminated by an entry with name NULL).
+ * Returns 0 to go on, 1 when --help or --version was printed (exit 0), and
+ * -1 after printing "prog: <what is wrong>" to stderr (exit 2). Env values
+ * are parsed like the flag and reported as "$PORT" in errors. */
+int flags_parse(int argc, char **argv, const flag_def *defs,
+                const char *prog, const char *version, const char *summary);
+
+/* Number of online cores, at least 1. */
+int flags_ncpu(void);
+
+#endif

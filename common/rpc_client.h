@@ -1,0 +1,40 @@
+/* rpc_client.h - blocking unary gRPC calls on gRPC C core.
+ *
+ * For background threads and command-line tools that may wait (the
+ * fibonacci-service's stats sender, fibctl, tests). Each call uses a
+ * private completion queue, so any number of threads may call at once.
+ * Never use this inside nginx: the module has its own non-blocking path. */
+#ifndef COMMON_RPC_CLIENT_H
+#define COMMON_RPC_CLIENT_H
+
+#include <grpc/grpc.h>
+#include <grpc/status.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+/* An insecure channel to a gRPC target ("host:port", "unix:/p", URIs). */
+grpc_channel *rpc_client_channel(const char *target);
+
+typedef struct {
+    grpc_status_code status;
+    char            *details;    /* malloc'd status message, or NULL */
+} rpc_result;
+
+/* Call `method` with `request`; on OK, *reply holds the unpacked answer
+ * (free with protobuf_c_message_free_unpacked) unless reply_desc is NULL.
+ * `request_id` (may be NULL) goes out as x-request-id metadata. A reply
+ * that does not unpack gives INTERNAL. Free r.details with free(). */
+rpc_result rpc_client_call(grpc_channel *ch, const char *method,
+                           const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *reply_desc,
+                           ProtobufCMessage **reply, int64_t timeout_ns,
+                           const char *request_id);
+
+/* The same with raw bytes in and out, for tools and tests that send
+ * malformed messages. *out is malloc'd (free()); *out_len its length. */
+rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
+                               const uint8_t *in, size_t in_len,
+                               uint8_t **out, size_t *out_len,
+                               int64_t timeout_ns, const char *request_id);
+
+#endif

@@ -1,0 +1,77 @@
+/* rpc_server.h - a multi-threaded unary gRPC server on gRPC C core.
+ *
+ * Each of `threads` threads owns a completion queue and keeps a request
+ * posted for every registered method on it, so calls are served on all
+ * cores without locks in the server itself. Methods are registered with
+ * GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER: the request message arrives
+ * with the call, and one batch sends metadata, message and status. A call to
+ * an unregistered method is answered UNIMPLEMENTED.
+ *
+ * Every server also answers grpc.health.v1.Health/Check: SERVING while
+ * running, NOT_SERVING once shutdown has begun; the service name "" or one
+ * passed to rpc_server_add_service() is known, any other is NOT_FOUND.
+ *
+ * Handlers run synchronously on a server thread and must finish the call
+ * with exactly one rpc_call_reply() or rpc_call_fail() before returning. */
+#ifndef COMMON_RPC_SERVER_H
+#define COMMON_RPC_SERVER_H
+
+#include <grpc/grpc.h>
+#include <grpc/status.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rpc_server rpc_server;
+typedef struct rpc_call rpc_call;
+
+typedef void (*rpc_handler)(rpc_call *call, void *ud);
+
+/* grpc_init() must have been called. `listen` is a gRPC address such as
+ * "127.0.0.1:5001", "[::]:0" or "unix:/path". */
+rpc_server *rpc_server_create(const char *listen, int threads);
+
+/* Full method name, e.g. "/fibonacci.Fibonacci/GetFib". Before start. */
+void rpc_server_add_method(rpc_server *s, const char *method,
+                           rpc_handler fn, void *ud);
+
+/* A service name the health check knows, e.g. "fibonacci.Fibonacci". */
+void rpc_server_add_service(rpc_server *s, const char *service);
+
+/* Bind and start the threads. Returns 0, or -1 after logging why. */
+int rpc_server_start(rpc_server *s);
+
+/* The port actually bound (useful with port 0). */
+int rpc_server_port(const rpc_server *s);
+
+/* Graceful stop: health turns NOT_SERVING, no new calls are accepted, calls
+ * in flight may finish until `timeout_ns` has passed, then the rest are
+ * cancelled; returns when every thread has exited. */
+void rpc_server_shutdown(rpc_server *s, int64_t timeout_ns);
+
+void rpc_server_destroy(rpc_server *s);
+
+/* --- inside a handler --- */
+
+/* The request message, contiguous (empty for a zero-length message). */
+const uint8_t *rpc_call_payload(rpc_call *c, size_t *len);
+const char *rpc_call_method(const rpc_call *c);
+/* The caller's address as gRPC reports it, e.g. "ipv4:127.0.0.1:40000". */
+const char *rpc_call_peer(rpc_call *c);
+/* The x-request-id metadata the caller sent, or NULL. */
+const char *rpc_call_request_id(const rpc_call *c);
+/* Monotonic time (ns) at which the call arrived. */
+int64_t rpc_call_start_ns(const rpc_call *c);
+
+/* Answer OK with `reply` (packed here; the caller still owns it). */
+void rpc_call_reply(rpc_call *c, const ProtobufCMessage *reply);
+
+/* Answer with a non-OK status and a message (printf format). */
+void rpc_call_fail(rpc_call *c, grpc_status_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "OK", "INVALID_ARGUMENT", ... for logs and tools. */
+const char *rpc_status_name(grpc_status_code code);
+
+#endif
