@@ -22,7 +22,8 @@ typedef struct {
     const char *name;       /* without the leading dashes */
     flag_type   type;
     void       *dst;        /* holds the default on entry */
-    long long   min, max;   /* FLAG_INT/SIZE/DURATION bounds (inclusive) */
+    long long   min, max;   /* FLAG_INT/SIZE/DURATION bounds (inclusive);
+                               both 0: unbounded (sizes, durations >= 0) */
     const char *env;        /* environment fallback, or NULL */
     const char *help;       /* one line for --help */
 } flag_def;
