@@ -1,0 +1,146 @@
+/* main.c - stats-service: flags, logging, signals and the gRPC server
+ * around the stats store.
+ *
+ * Runs until SIGTERM or SIGINT, then drains: health turns NOT_SERVING, no
+ * new calls are accepted, calls in flight get up to --drain-timeout to
+ * finish, and the process exits 0. */
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flags.h"
+#include "log.h"
+#include "rpc_server.h"
+#include "signals.h"
+#include "stats_rpc.h"
+#include "stats_store.h"
+
+#define PROG "stats-service"
+
+#ifndef VERSION
+#define VERSION "0.0.0"
+#endif
+
+#define NS_PER_SEC 1000000000LL
+
+typedef struct {
+    const char *listen;
+    long long   threads;
+    const char *log_level;
+    long long   drain_timeout_ns;
+} options;
+
+/* The original system's PORT=N means "listen on 0.0.0.0:N"; it only moves
+ * the default, so an explicit --listen still wins. Returns 0, or -1 after
+ * saying what is wrong with $PORT. */
+static int listen_from_env(options *o, char *buf, size_t len) {
+    const char *port = getenv("PORT");
+    char *end;
+    long v;
+
+    if (port == NULL || port[0] == '\0') return 0;
+    v = strtol(port, &end, 10);
+    if (*end != '\0' || port[0] < '0' || port[0] > '9' || v < 1 || v > 65535) {
+        fprintf(stderr, "%s: $PORT: '%s' is not a port number (1..65535)\n",
+                PROG, port);
+        return -1;
+    }
+    snprintf(buf, len, "0.0.0.0:%ld", v);
+    o->listen = buf;
+    return 0;
+}
+
+/* Parse flags into o. Returns -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
+    static char env_listen[32];
+    const flag_def defs[] = {
+        {"listen", FLAG_STRING, &o->listen, 0, 0, NULL,
+         "gRPC address to serve on ($PORT=N means 0.0.0.0:N)"},
+        {"threads", FLAG_INT, &o->threads, 1, 1024, NULL,
+         "server threads (default: number of cores)"},
+        {"log-level", FLAG_STRING, &o->log_level, 0, 0, NULL,
+         "lowest level logged: debug, info, warn, error"},
+        {"drain-timeout", FLAG_DURATION, &o->drain_timeout_ns,
+         0, 3600 * NS_PER_SEC, NULL,
+         "on SIGTERM/SIGINT, how long calls in flight may finish"},
+        {NULL, 0, NULL, 0, 0, NULL, NULL},
+    };
+    int rc;
+
+    o->listen = "127.0.0.1:5002";
+    o->threads = flags_ncpu();
+    o->log_level = "info";
+    o->drain_timeout_ns = 5 * NS_PER_SEC;
+    if (listen_from_env(o, env_listen, sizeof(env_listen)) != 0) return 2;
+
+    rc = flags_parse(argc, argv, defs, PROG, VERSION,
+                     "Counts Fibonacci requests per n and serves the "
+                     "stats.Stats gRPC service.");
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (log_parse_level(o->log_level, lvl) != 0) {
+        fprintf(stderr, "%s: --log-level: '%s' is not a level "
+                "(debug, info, warn, error)\n", PROG, o->log_level);
+        return 2;
+    }
+    return -1;
+}
+
+static void log_started(const options *o, int port) {
+    log_line l;
+
+    if (log_begin(&l, LOG_INFO, "started")) {
+        log_str(&l, "listen", o->listen);
+        log_int(&l, "port", port);
+        log_int(&l, "threads", o->threads);
+        log_str(&l, "version", VERSION);
+        log_end(&l);
+    }
+}
+
+static void log_stopping(int sig) {
+    log_line l;
+
+    if (log_begin(&l, LOG_INFO, "stopping")) {
+        log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        log_end(&l);
+    }
+}
+
+int main(int argc, char **argv) {
+    stats_store *store;
+    rpc_server *srv;
+    log_level lvl;
+    options o;
+    int rc;
+
+    signals_block();
+    rc = parse_options(argc, argv, &o, &lvl);
+    if (rc >= 0) return rc;
+    log_init(PROG, lvl);
+
+    store = stats_store_create(STATS_MAX_SENDERS);
+    if (store == NULL) {
+        log_msg(LOG_ERROR, "fatal", "out of memory");
+        return 1;
+    }
+    grpc_init();
+    srv = rpc_server_create(o.listen, (int)o.threads);
+    if (srv != NULL) stats_rpc_register(srv, store);
+    if (srv == NULL || rpc_server_start(srv) != 0) {
+        if (srv != NULL) rpc_server_destroy(srv);
+        grpc_shutdown();
+        stats_store_free(store);
+        return 1;
+    }
+    log_started(&o, rpc_server_port(srv));
+
+    log_stopping(signals_wait());
+    rpc_server_shutdown(srv, o.drain_timeout_ns);
+    rpc_server_destroy(srv);
+    grpc_shutdown();
+    stats_store_free(store);
+    log_msg(LOG_INFO, "stopped", "all calls finished");
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* stats_proto.c - stats.proto messages <-> store types.
+ *
+ * The original clients read the int32 fields; those saturate at INT32_MAX
+ * while the *64 fields added later carry the exact counts. */
+#include <stdlib.h>
+
+#include "stats_proto.h"
+
+int32_t stats_sat_int32(uint64_t v) {
+    return v > INT32_MAX ? INT32_MAX : (int32_t)v;
+}
+
+stats_cache stats_cache_from_proto(Stats__CacheResult c) {
+    switch (c) {
+    case STATS__CACHE_RESULT__CACHE_HIT:  return STATS_CACHE_HIT;
+    case STATS__CACHE_RESULT__CACHE_MISS: return STATS_CACHE_MISS;
+    default:                              return STATS_CACHE_NONE;
+    }
+}
+
+void stats_record_from_proto(stats_record *out, const Stats__RecordRequest *m) {
+    out->n = m->n;
+    out->duration_ns = m->duration;
+    out->cache = stats_cache_from_proto(m->cache);
+}
+
+static void stat_from_row(Stats__FibonacciStat *st, const stats_row *row) {
+    stats__fibonacci_stat__init(st);
+    st->n = row->n;
+    st->request_count = stats_sat_int32(row->count);
+    st->average_time_ms = row->average_ms;
+    st->request_count64 = row->count;
+    st->min_duration_ns = row->min_ns;
+    st->max_duration_ns = row->max_ns;
+    st->total_duration_ns = row->total_ns;
+    st->cache_hits = row->cache_hits;
+    st->cache_misses = row->cache_misses;
+}
+
+int stats_response_fill(Stats__StatsResponse *resp, const stats_snapshot *snap) {
+    Stats__FibonacciStat **ptrs = NULL, *stats;
+    size_t i;
+
+    resp->total_requests = stats_sat_int32(snap->total);
+    resp->total_requests64 = snap->total;
+    resp->n_fibonacci_stats = 0;
+    resp->fibonacci_stats = NULL;
+    if (snap->len == 0) return 0;
+
+    /* One block: the pointer array first, the messages after it. */
+    ptrs = malloc(snap->len * (sizeof(*ptrs) + sizeof(*stats)));
+    if (ptrs == NULL) return -1;
+    stats = (Stats__FibonacciStat *)(ptrs + snap->len);
+    for (i = 0; i < snap->len; i++) {
+        stat_from_row(&stats[i], &snap->rows[i]);
+        ptrs[i] = &stats[i];
+    }
+    resp->fibonacci_stats = ptrs;
+    resp->n_fibonacci_stats = snap->len;
+    return 0;
+}
+
+void stats_response_release(Stats__StatsResponse *resp) {
+    free(resp->fibonacci_stats);
+    resp->fibonacci_stats = NULL;
+    resp->n_fibonacci_stats = 0;
+}

@@ -1,0 +1,27 @@
+/* stats_proto.h - conversion between the stats.proto messages and the
+ * store's own types: records in, snapshots out (with int32 saturation).
+ * No gRPC here, so the unit tests check the wire shape directly. */
+#ifndef STATS_PROTO_H
+#define STATS_PROTO_H
+
+#include <stdint.h>
+
+#include "stats/stats.pb-c.h"
+#include "stats_store.h"
+
+/* v, or INT32_MAX when v does not fit an int32 field. */
+int32_t stats_sat_int32(uint64_t v);
+
+/* CACHE_HIT / CACHE_MISS count; anything else (unspecified, bypass, values
+ * from a newer proto) counts as neither. */
+stats_cache stats_cache_from_proto(Stats__CacheResult c);
+
+void stats_record_from_proto(stats_record *out, const Stats__RecordRequest *m);
+
+/* Fill *resp (already initialised with STATS__STATS_RESPONSE__INIT) from a
+ * snapshot. The repeated field is allocated in one block; release it with
+ * stats_response_release(). Returns 0, or -1 when out of memory. */
+int stats_response_fill(Stats__StatsResponse *resp, const stats_snapshot *snap);
+void stats_response_release(Stats__StatsResponse *resp);
+
+#endif

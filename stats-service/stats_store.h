@@ -1,0 +1,97 @@
+/* stats_store.h - the stats-service's aggregation: request counts and
+ * durations per n, plus the per-sender dedup state of RecordBatch.
+ *
+ * Pure bookkeeping with one mutex; no gRPC and no protobuf in here, so the
+ * unit tests drive it directly. Counters are 64-bit; the sum of durations is
+ * kept in 128 bits so averages stay exact long after the reported
+ * total_duration_ns has saturated. */
+#ifndef STATS_STORE_H
+#define STATS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How many senders RecordBatch remembers by default (least recently seen
+ * ones are forgotten beyond this). */
+#define STATS_MAX_SENDERS 10000
+
+/* The longest sender name accepted, in bytes. */
+#define STATS_SENDER_MAX 256
+
+typedef enum {
+    STATS_CACHE_NONE = 0,   /* not reported, bypassed or unknown */
+    STATS_CACHE_HIT,
+    STATS_CACHE_MISS
+} stats_cache;
+
+/* One request as reported by the fibonacci-service. */
+typedef struct {
+    int32_t     n;
+    int64_t     duration_ns;
+    stats_cache cache;
+} stats_record;
+
+/* One row of a snapshot: everything known about one n. */
+typedef struct {
+    int32_t  n;
+    uint64_t count;
+    int64_t  min_ns;
+    int64_t  max_ns;
+    uint64_t total_ns;          /* saturates at UINT64_MAX */
+    double   average_ms;        /* exact sum / count / 1e6 */
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+} stats_row;
+
+/* A copy of the store, rows sorted by n. */
+typedef struct {
+    uint64_t   total;           /* requests over all n */
+    stats_row *rows;
+    size_t     len;
+} stats_snapshot;
+
+typedef enum {
+    STATS_OK = 0,
+    STATS_DUPLICATE,            /* batch (sender, seq) was applied before */
+    STATS_INVALID,              /* a record or the sender is not valid */
+    STATS_NOMEM
+} stats_result;
+
+typedef struct stats_store stats_store;
+
+/* max_senders: senders remembered for batch dedup (0: STATS_MAX_SENDERS).
+ * Returns NULL when out of memory. */
+stats_store *stats_store_create(size_t max_senders);
+void stats_store_free(stats_store *s);
+
+/* NULL when the record may be stored, else the name of the bad field
+ * ("n" or "duration"). */
+const char *stats_record_invalid(const stats_record *r);
+
+/* Count one request. STATS_INVALID (nothing stored) for a bad record. */
+stats_result stats_store_record(stats_store *s, const stats_record *r);
+
+/* Count the same request `times` times at once, as if recorded that often.
+ * Lets tests and imports reach 64-bit counts without looping. */
+stats_result stats_store_record_many(stats_store *s, const stats_record *r,
+                                     uint64_t times);
+
+/* Apply `len` records as one batch, at most once per (sender, seq): if this
+ * sender already had a batch with seq >= this one applied, nothing is
+ * counted and STATS_DUPLICATE is returned. All records are validated first;
+ * on STATS_INVALID, *bad_index is the first bad record (SIZE_MAX when the
+ * sender itself is bad) and nothing is counted. */
+stats_result stats_store_record_batch(stats_store *s, const char *sender,
+                                      uint64_t seq, const stats_record *recs,
+                                      size_t len, size_t *bad_index);
+
+/* How many senders are remembered right now. */
+size_t stats_store_senders(stats_store *s);
+
+/* Copy the store out, rows sorted by n. Free with stats_snapshot_free().
+ * STATS_NOMEM leaves *out empty. */
+stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out);
+void stats_snapshot_free(stats_snapshot *snap);
+
+#endif

@@ -1,0 +1,136 @@
+/* test_stats_proto.c - stats.proto conversion: int32 saturation next to the
+ * exact 64-bit fields, cache mapping, and a StatsResponse that survives a
+ * pack/unpack round trip sorted and exact. */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../../../stats-service/stats_proto.h"
+
+START_TEST(test_sat_int32) {
+    ck_assert_int_eq(stats_sat_int32(0), 0);
+    ck_assert_int_eq(stats_sat_int32(INT32_MAX), INT32_MAX);
+    ck_assert_int_eq(stats_sat_int32((uint64_t)INT32_MAX + 1), INT32_MAX);
+    ck_assert_int_eq(stats_sat_int32(UINT64_MAX), INT32_MAX);
+}
+END_TEST
+
+START_TEST(test_cache_mapping) {
+    ck_assert_int_eq(stats_cache_from_proto(STATS__CACHE_RESULT__CACHE_HIT),
+                     STATS_CACHE_HIT);
+    ck_assert_int_eq(stats_cache_from_proto(STATS__CACHE_RESULT__CACHE_MISS),
+                     STATS_CACHE_MISS);
+    ck_assert_int_eq(stats_cache_from_proto(STATS__CACHE_RESULT__CACHE_BYPASS),
+                     STATS_CACHE_NONE);
+    ck_assert_int_eq(
+        stats_cache_from_proto(STATS__CACHE_RESULT__CACHE_UNSPECIFIED),
+        STATS_CACHE_NONE);
+    ck_assert_int_eq(stats_cache_from_proto((Stats__CacheResult)77),
+                     STATS_CACHE_NONE);
+}
+END_TEST
+
+START_TEST(test_record_from_proto) {
+    Stats__RecordRequest m = STATS__RECORD_REQUEST__INIT;
+    stats_record r;
+
+    m.n = 12;
+    m.duration = 3456;
+    m.cache = STATS__CACHE_RESULT__CACHE_MISS;
+    stats_record_from_proto(&r, &m);
+    ck_assert_int_eq(r.n, 12);
+    ck_assert_int_eq(r.duration_ns, 3456);
+    ck_assert_int_eq(r.cache, STATS_CACHE_MISS);
+}
+END_TEST
+
+/* Pack a response from the store, unpack it as a client would. */
+static Stats__StatsResponse *round_trip(stats_store *s) {
+    Stats__StatsResponse resp = STATS__STATS_RESPONSE__INIT;
+    Stats__StatsResponse *back;
+    stats_snapshot snap;
+    uint8_t *buf;
+    size_t len;
+
+    ck_assert_int_eq(stats_store_snapshot(s, &snap), STATS_OK);
+    ck_assert_int_eq(stats_response_fill(&resp, &snap), 0);
+    len = stats__stats_response__get_packed_size(&resp);
+    buf = malloc(len ? len : 1);
+    ck_assert_uint_eq(stats__stats_response__pack(&resp, buf), len);
+    back = stats__stats_response__unpack(NULL, len, buf);
+    ck_assert_ptr_nonnull(back);
+    free(buf);
+    stats_response_release(&resp);
+    stats_snapshot_free(&snap);
+    return back;
+}
+
+START_TEST(test_response_saturates_and_is_exact) {
+    stats_store *s = stats_store_create(0);
+    stats_record big = {30, 2, STATS_CACHE_HIT};
+    stats_record small = {4, 1500, STATS_CACHE_MISS};
+    stats_record small2 = {4, 2500, STATS_CACHE_NONE};
+    uint64_t many = (uint64_t)INT32_MAX + 5;
+    Stats__StatsResponse *r;
+
+    ck_assert_int_eq(stats_store_record_many(s, &big, many), STATS_OK);
+    ck_assert_int_eq(stats_store_record(s, &small2), STATS_OK);
+    ck_assert_int_eq(stats_store_record(s, &small), STATS_OK);
+    r = round_trip(s);
+
+    ck_assert_int_eq(r->total_requests, INT32_MAX);
+    ck_assert_uint_eq(r->total_requests64, many + 2);
+    ck_assert_uint_eq(r->n_fibonacci_stats, 2);
+
+    ck_assert_int_eq(r->fibonacci_stats[0]->n, 4);
+    ck_assert_int_eq(r->fibonacci_stats[0]->request_count, 2);
+    ck_assert_uint_eq(r->fibonacci_stats[0]->request_count64, 2);
+    ck_assert(r->fibonacci_stats[0]->average_time_ms == 0.002);
+    ck_assert_int_eq(r->fibonacci_stats[0]->min_duration_ns, 1500);
+    ck_assert_int_eq(r->fibonacci_stats[0]->max_duration_ns, 2500);
+    ck_assert_uint_eq(r->fibonacci_stats[0]->total_duration_ns, 4000);
+    ck_assert_uint_eq(r->fibonacci_stats[0]->cache_hits, 0);
+    ck_assert_uint_eq(r->fibonacci_stats[0]->cache_misses, 1);
+
+    ck_assert_int_eq(r->fibonacci_stats[1]->n, 30);
+    ck_assert_int_eq(r->fibonacci_stats[1]->request_count, INT32_MAX);
+    ck_assert_uint_eq(r->fibonacci_stats[1]->request_count64, many);
+    ck_assert_uint_eq(r->fibonacci_stats[1]->cache_hits, many);
+    ck_assert_uint_eq(r->fibonacci_stats[1]->total_duration_ns, many * 2);
+    ck_assert(r->fibonacci_stats[1]->average_time_ms == 2e-6);
+
+    stats__stats_response__free_unpacked(r, NULL);
+    stats_store_free(s);
+}
+END_TEST
+
+START_TEST(test_response_empty) {
+    stats_store *s = stats_store_create(0);
+    Stats__StatsResponse *r = round_trip(s);
+
+    ck_assert_int_eq(r->total_requests, 0);
+    ck_assert_uint_eq(r->total_requests64, 0);
+    ck_assert_uint_eq(r->n_fibonacci_stats, 0);
+    stats__stats_response__free_unpacked(r, NULL);
+    stats_store_free(s);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("stats_proto");
+    TCase *tc = tcase_create("proto");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_sat_int32);
+    tcase_add_test(tc, test_cache_mapping);
+    tcase_add_test(tc, test_record_from_proto);
+    tcase_add_test(tc, test_response_saturates_and_is_exact);
+    tcase_add_test(tc, test_response_empty);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
