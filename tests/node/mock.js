@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// mock.js - mock gRPC backends built from the ORIGINAL Go system's protos.
+//
+// One process, four servers on free ports of 127.0.0.1, each serving both
+// fibonacci.Fibonacci and stats.Stats with its own in-memory stats:
+//   original  behaves like the Go system (GetFib up to n=92, RecordNo,
+//             GetStats with whole-millisecond averages). It knows nothing of
+//             RecordBatch, so grpc-js answers that with UNIMPLEMENTED.
+//   flaky     GetFib and GetStats fail with UNAVAILABLE on the first 2
+//             attempts of each distinct x-request-id (calls without one:
+//             the first 2 such calls overall), then behave as original.
+//   slow      as original, every answer delayed 200 ms (timer, never blocks).
+//   errors    GetFib by n: 1 INTERNAL, 2 UNAVAILABLE, 3 DEADLINE_EXCEEDED,
+//             4 a reply that does not parse as FibonacciResponse,
+//             5 RESOURCE_EXHAUSTED, 6 OUT_OF_RANGE, else as original;
+//             GetStats always INTERNAL.
+// After binding it prints one JSON line on stdout:
+//   {"original":P1,"flaky":P2,"slow":P3,"errors":P4}
+// and runs until SIGTERM/SIGINT (or until its parent process goes away).
+// MOCK_VERBOSE=1 logs one line per call to stderr.
+'use strict';
+
+const { grpc, load, fib, MAX_N } = require('./lib/original');
+
+const VERBOSE = process.env.MOCK_VERBOSE === '1';
+const SLOW_DELAY_MS = 200;
+const FLAKY_FAILURES = 2;
+const FLAKY_MAX_IDS = 100000;   // bound the memory of seen request ids
+
+// Bytes that are not a FibonacciResponse: field 1 (varint) whose varint is
+// cut off after a byte with the continuation bit set.
+const GARBAGE_REPLY = Buffer.from([0x08, 0xff]);
+
+const { Fibonacci, Stats } = load();
+
+function status(code, details) {
+    return { code, details };
+}
+
+function log(mode, method, call, request, err) {
+    if (!VERBOSE) {
+        return;
+    }
+    const rid = call.metadata.get('x-request-id')[0];
+    const outcome = err ? grpc.status[err.code] + ' ' + err.details : 'OK';
+    process.stderr.write(`mock ${mode} ${method}` +
+        (request && request.n !== undefined ? ` n=${request.n}` : '') +
+        (rid !== undefined ? ` request_id=${rid}` : '') +
+        ` -> ${outcome}\n`);
+}
+
+// The Go system's behaviour: the shared core of every mode.
+function originalCore() {
+    const perN = new Map();     // n -> { count, totalNs (BigInt) }
+
+    function getFib(request) {
+        const n = request.n || 0;
+        if (n < 0) {
+            return [status(grpc.status.INVALID_ARGUMENT,
+                'n must be non-negative')];
+        }
+        if (n > MAX_N) {
+            return [status(grpc.status.INVALID_ARGUMENT,
+                'n too large (max 92)')];
+        }
+        // proto3 leaves a zero x off the wire, as the Go server did.
+        return [null, n === 0 ? {} : { x: fib(n).toString() }];
+    }
+
+    function recordNo(request) {
+        const n = request.n || 0;
+        const ns = BigInt(request.duration || '0');
+        const entry = perN.get(n) || { count: 0, totalNs: 0n };
+        entry.count += 1;
+        entry.totalNs += ns;
+        perN.set(n, entry);
+        return [null, { success: true }];
+    }
+
+    function getStats() {
+        let total = 0;
+        const stats = [];
+        for (const n of [...perN.keys()].sort((a, b) => a - b)) {
+            const e = perN.get(n);
+            total += e.count;
+            // The original averaged in whole milliseconds (truncated).
+            const avgMs = Number(e.totalNs / BigInt(e.count) / 1000000n);
+            stats.push({ n, request_count: e.count, average_time_ms: avgMs });
+        }
+        return [null, { total_requests: total, fibonacci_stats: stats }];
+    }
+
+    return { GetFib: getFib, RecordNo: recordNo, GetStats: getStats };
+}
+
+// flaky: a gate in front of GetFib and GetStats.
+function flakyGate() {
+    const attempts = new Map();     // x-request-id -> attempts seen
+    let anonymous = 0;              // attempts without an x-request-id
+
+    return function gate(method, call) {
+        if (method !== 'GetFib' && method !== 'GetStats') {
+            return null;
+        }
+        const rid = call.metadata.get('x-request-id')[0];
+        let seen;
+        if (rid === undefined) {
+            seen = ++anonymous;
+        } else {
+            if (!attempts.has(rid) && attempts.size >= FLAKY_MAX_IDS) {
+                attempts.clear();
+            }
+            seen = (attempts.get(rid) || 0) + 1;
+            attempts.set(rid, seen);
+        }
+        if (seen <= FLAKY_FAILURES) {
+            return status(grpc.status.UNAVAILABLE, 'mock: transient failure');
+        }
+        return null;
+    };
+}
+
+// errors: fixed failures chosen by n; GetStats always fails.
+function errorsGate(method, call, request) {
+    if (method === 'GetStats') {
+        return status(grpc.status.INTERNAL, 'mock internal error');
+    }
+    if (method !== 'GetFib') {
+        return null;
+    }
+    switch (request.n || 0) {
+    case 1: return status(grpc.status.INTERNAL, 'mock internal error');
+    case 2: return status(grpc.status.UNAVAILABLE, 'mock: unavailable');
+    case 3: return status(grpc.status.DEADLINE_EXCEEDED,
+        'mock: deadline exceeded');
+    case 4: return GARBAGE_REPLY;
+    case 5: return status(grpc.status.RESOURCE_EXHAUSTED,
+        'mock: resource exhausted');
+    case 6: return status(grpc.status.OUT_OF_RANGE, 'n out of range');
+    default: return null;
+    }
+}
+
+// A copy of a service definition whose replies may also be raw bytes: a
+// Buffer handed to the callback is sent as is, unparsed and unchecked.
+function withRawReplies(service) {
+    const copy = {};
+    for (const [name, method] of Object.entries(service)) {
+        const serialize = method.responseSerialize;
+        copy[name] = Object.assign({}, method, {
+            responseSerialize: (value) =>
+                Buffer.isBuffer(value) ? value : serialize(value),
+        });
+    }
+    return copy;
+}
+
+function makeServer(mode) {
+    const core = originalCore();
+    const gate = mode === 'flaky' ? flakyGate()
+        : mode === 'errors' ? errorsGate : () => null;
+    const delay = mode === 'slow' ? SLOW_DELAY_MS : 0;
+
+    function handler(method) {
+        return (call, callback) => {
+            const request = call.request;
+            const gated = gate(method, call, request);
+            let err = null, reply = null;
+            if (Buffer.isBuffer(gated)) {
+                reply = gated;
+            } else if (gated) {
+                err = gated;
+            } else {
+                [err, reply] = core[method](request);
+            }
+            const answer = () => {
+                log(mode, method, call, request, err);
+                callback(err, reply);
+            };
+            if (delay > 0) {
+                setTimeout(answer, delay);
+            } else {
+                answer();
+            }
+        };
+    }
+
+    const server = new grpc.Server();
+    server.addService(withRawReplies(Fibonacci.service),
+        { GetFib: handler('GetFib') });
+    server.addService(withRawReplies(Stats.service),
+        { RecordNo: handler('RecordNo'), GetStats: handler('GetStats') });
+    return server;
+}
+
+function bind(server) {
+    return new Promise((resolve, reject) => {
+        server.bindAsync('127.0.0.1:0',
+            grpc.ServerCredentials.createInsecure(),
+            (err, port) => (err ? reject(err) : resolve(port)));
+    });
+}
+
+async function main() {
+    const modes = ['original', 'flaky', 'slow', 'errors'];
+    const servers = [];
+    const ports = {};
+    const stop = (code) => {
+        for (const s of servers) {
+            s.forceShutdown();
+        }
+        process.exit(code);
+    };
+    process.on('SIGTERM', () => stop(0));
+    process.on('SIGINT', () => stop(0));
+
+    // Never outlive whoever started us: exit once re-parented.
+    const parent = process.ppid;
+    setInterval(() => {
+        if (process.ppid !== parent) {
+            stop(0);
+        }
+    }, 1000).unref();
+
+    try {
+        for (const mode of modes) {
+            const server = makeServer(mode);
+            servers.push(server);
+            ports[mode] = await bind(server);
+        }
+    } catch (err) {
+        process.stderr.write(`mock: cannot bind: ${err.message}\n`);
+        stop(1);
+    }
+    process.stdout.write(JSON.stringify(ports) + '\n');
+}
+
+main();
