@@ -1,0 +1,121 @@
+/* fib_rpc.c - the GetFib handler.
+ *
+ * n <= 92 comes from the int64 table (x and value set, cache "bypass");
+ * larger n needs exact=true and comes from the cache as a decimal string
+ * (value only). Errors: unparseable request or n < 0 -> INVALID_ARGUMENT,
+ * n > max -> OUT_OF_RANGE, n > 92 without exact -> INVALID_ARGUMENT.
+ *
+ * Only OK answers are reported to the stats-service: its per-n averages
+ * describe computing F(n), and a refused request computed nothing. Errors
+ * are still in the debug log. */
+#include <stdio.h>
+
+#include "fibonacci/fib.pb-c.h"
+#include "stats/stats.pb-c.h"
+
+#include "clock.h"
+#include "fib.h"
+#include "fib_rpc.h"
+#include "log.h"
+
+/* What the handler did, for the log line and the stats record. */
+typedef struct {
+    int               n;
+    int               cache;     /* Stats__CacheResult */
+    grpc_status_code  status;
+} getfib_outcome;
+
+static const char *cache_name(int cache) {
+    switch (cache) {
+    case STATS__CACHE_RESULT__CACHE_HIT:    return "hit";
+    case STATS__CACHE_RESULT__CACHE_MISS:   return "miss";
+    case STATS__CACHE_RESULT__CACHE_BYPASS: return "bypass";
+    default:                                return "none";
+    }
+}
+
+static void log_getfib(rpc_call *call, const getfib_outcome *o,
+                       int64_t duration_ns) {
+    log_line l;
+    if (!log_begin(&l, LOG_DEBUG, "getfib")) return;
+    log_int(&l, "n", o->n);
+    log_int(&l, "duration_us", duration_ns / 1000);
+    log_str(&l, "cache", cache_name(o->cache));
+    log_str(&l, "peer", rpc_call_peer(call));
+    log_str(&l, "request_id", rpc_call_request_id(call));
+    log_str(&l, "status", rpc_status_name(o->status));
+    log_end(&l);
+}
+
+/* Answer one request; fills in what happened. */
+static void answer(rpc_call *call, const fib_rpc *rpc, getfib_outcome *o) {
+    size_t len;
+    const uint8_t *data = rpc_call_payload(call, &len);
+    Fibonacci__FibonacciRequest *req =
+        fibonacci__fibonacci_request__unpack(NULL, len, data);
+    if (req == NULL) {
+        o->status = GRPC_STATUS_INVALID_ARGUMENT;
+        rpc_call_fail(call, o->status,
+                      "invalid request: not a fibonacci.FibonacciRequest");
+        return;
+    }
+    int n = req->n;
+    bool exact = req->exact;
+    fibonacci__fibonacci_request__free_unpacked(req, NULL);
+    o->n = n;
+
+    if (n < 0 || n > rpc->max_n) {
+        o->status = n < 0 ? GRPC_STATUS_INVALID_ARGUMENT
+                          : GRPC_STATUS_OUT_OF_RANGE;
+        rpc_call_fail(call, o->status, "n must be between 0 and %d (got %d)",
+                      rpc->max_n, n);
+        return;
+    }
+
+    Fibonacci__FibonacciResponse resp = FIBONACCI__FIBONACCI_RESPONSE__INIT;
+    if (n <= FIB_SMALL_MAX) {
+        char digits[FIB_SMALL_DIGITS];
+        fib_small_decimal(n, digits);
+        resp.x = fib_small(n);
+        resp.value = digits;
+        o->cache = STATS__CACHE_RESULT__CACHE_BYPASS;
+        o->status = GRPC_STATUS_OK;
+        rpc_call_reply(call, &resp.base);
+        return;
+    }
+    if (!exact) {
+        o->status = GRPC_STATUS_INVALID_ARGUMENT;
+        rpc_call_fail(call, o->status,
+                      "n too large for int64 (max %d); set exact to read "
+                      "the decimal value", FIB_SMALL_MAX);
+        return;
+    }
+
+    fib_cache_result hit;
+    fib_entry *e = fib_cache_get(rpc->cache, (unsigned long)n, &hit);
+    if (e == NULL) {
+        o->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+        rpc_call_fail(call, o->status, "out of memory computing F(%d)", n);
+        return;
+    }
+    resp.value = (char *)fib_entry_value(e, NULL);
+    o->cache = hit == FIB_CACHE_HIT ? STATS__CACHE_RESULT__CACHE_HIT
+                                    : STATS__CACHE_RESULT__CACHE_MISS;
+    o->status = GRPC_STATUS_OK;
+    rpc_call_reply(call, &resp.base);
+    fib_cache_release(e);
+}
+
+void fib_rpc_getfib(rpc_call *call, void *ud) {
+    const fib_rpc *rpc = ud;
+    getfib_outcome o = { -1, STATS__CACHE_RESULT__CACHE_UNSPECIFIED,
+                         GRPC_STATUS_OK };
+    answer(call, rpc, &o);
+
+    bool report = rpc->stats != NULL && o.status == GRPC_STATUS_OK;
+    bool debug = log_enabled(LOG_DEBUG);
+    if (!report && !debug) return;
+    int64_t duration = clock_mono_ns() - rpc_call_start_ns(call);
+    if (report) stats_queue_push(rpc->stats, o.n, duration, (uint8_t)o.cache);
+    if (debug) log_getfib(call, &o, duration);
+}

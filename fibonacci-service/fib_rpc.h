@@ -1,0 +1,23 @@
+/* fib_rpc.h - the /fibonacci.Fibonacci/GetFib handler: parses the request,
+ * answers from the int64 table or the cache, logs at debug and queues a
+ * stats record for every OK answer. */
+#ifndef FIB_RPC_H
+#define FIB_RPC_H
+
+#include "fib_cache.h"
+#include "rpc_server.h"
+#include "stats_queue.h"
+
+#define FIB_METHOD  "/fibonacci.Fibonacci/GetFib"
+#define FIB_SERVICE "fibonacci.Fibonacci"
+
+typedef struct {
+    fib_cache   *cache;
+    stats_queue *stats;     /* NULL: stats reporting is off */
+    int          max_n;     /* largest n answered */
+} fib_rpc;
+
+/* rpc_handler for FIB_METHOD; `ud` is a fib_rpc. */
+void fib_rpc_getfib(rpc_call *call, void *ud);
+
+#endif

@@ -1,0 +1,171 @@
+/* main.c - fibonacci-service: flags, start-up and graceful shutdown of the
+ * gRPC Fibonacci daemon (the handler is in fib_rpc.c). */
+#include <ctype.h>
+#include <grpc/grpc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fib.h"
+#include "fib_cache.h"
+#include "fib_rpc.h"
+#include "flags.h"
+#include "log.h"
+#include "rpc_server.h"
+#include "signals.h"
+#include "stats_queue.h"
+#include "stats_sender.h"
+
+#ifndef VERSION
+#define VERSION "0.0.0"
+#endif
+
+/* Above this, a single F(n) takes seconds and a lot of memory: warn. */
+#define MAX_N_WARN 10000000LL
+
+typedef struct {
+    const char *listen;
+    const char *stats;
+    bool        stats_disable;
+    long long   threads;
+    long long   max_n;
+    long long   cache_bytes;
+    long long   stats_queue;
+    long long   stats_batch;
+    long long   drain_timeout;
+    const char *log_level;
+} config;
+
+/* PORT=N (the original's convention) and a bare port mean every address. */
+static const char *listen_address(const char *listen, char *buf, size_t cap) {
+    for (const char *p = listen; *p != '\0'; p++)
+        if (!isdigit((unsigned char)*p)) return listen;
+    if (*listen == '\0') return listen;
+    snprintf(buf, cap, "0.0.0.0:%s", listen);
+    return buf;
+}
+
+static int parse_flags(int argc, char **argv, config *cfg) {
+    const flag_def defs[] = {
+        { "listen", FLAG_STRING, &cfg->listen, 0, 0, "PORT",
+          "address to serve gRPC on (env PORT=N: 0.0.0.0:N)" },
+        { "stats", FLAG_STRING, &cfg->stats, 0, 0, "STATS_SERVICE_URL",
+          "stats-service target; '' turns reporting off" },
+        { "stats-disable", FLAG_BOOL, &cfg->stats_disable, 0, 0, NULL,
+          "do not report per-request stats" },
+        { "threads", FLAG_INT, &cfg->threads, 1, 1024, NULL,
+          "server threads (default: number of cores)" },
+        { "max-n", FLAG_INT, &cfg->max_n, 0, INT32_MAX, NULL,
+          "largest n answered (big values take long to compute)" },
+        { "cache-bytes", FLAG_SIZE, &cfg->cache_bytes, 0, INT64_MAX, NULL,
+          "memory for cached values of F(n), n > 92" },
+        { "stats-queue", FLAG_INT, &cfg->stats_queue, 1, 100000000, NULL,
+          "stats records held while undelivered; the oldest are dropped" },
+        { "stats-batch", FLAG_INT, &cfg->stats_batch, 1, 100000, NULL,
+          "stats records per RecordBatch call" },
+        { "drain-timeout", FLAG_DURATION, &cfg->drain_timeout,
+          0, 3600LL * 1000000000LL, NULL,
+          "on SIGTERM, time for calls in flight and the stats flush" },
+        { "log-level", FLAG_STRING, &cfg->log_level, 0, 0, NULL,
+          "debug, info, warn or error" },
+        { NULL, 0, NULL, 0, 0, NULL, NULL }
+    };
+    int rc = flags_parse(argc, argv, defs, "fibonacci-service", VERSION,
+                         "gRPC Fibonacci service: exact F(n) with a cache");
+    if (rc != 0) return rc;
+
+    log_level level;
+    if (log_parse_level(cfg->log_level, &level) != 0) {
+        fprintf(stderr, "fibonacci-service: --log-level: unknown level '%s' "
+                "(debug, info, warn, error)\n", cfg->log_level);
+        return -1;
+    }
+    log_init("fibonacci-service", level);
+    return 0;
+}
+
+static void log_started(const config *cfg, const char *listen, int port) {
+    log_line l;
+    if (!log_begin(&l, LOG_INFO, "started")) return;
+    log_str(&l, "listen", listen);
+    log_int(&l, "port", port);
+    log_int(&l, "threads", cfg->threads);
+    log_int(&l, "max_n", cfg->max_n);
+    log_int(&l, "cache_bytes", cfg->cache_bytes);
+    log_str(&l, "stats", cfg->stats_disable ? NULL : cfg->stats);
+    log_str(&l, "version", VERSION);
+    log_end(&l);
+}
+
+int main(int argc, char **argv) {
+    config cfg = {
+        .listen = "127.0.0.1:5001",
+        .stats = "127.0.0.1:5002",
+        .threads = flags_ncpu(),
+        .max_n = 1000000,
+        .cache_bytes = 64LL << 20,
+        .stats_queue = 100000,
+        .stats_batch = 1000,
+        .drain_timeout = 5LL * 1000000000LL,
+        .log_level = "info",
+    };
+    signals_block();
+    int rc = parse_flags(argc, argv, &cfg);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (cfg.stats[0] == '\0') cfg.stats_disable = true;
+    if (cfg.max_n > MAX_N_WARN)
+        log_msg(LOG_WARN, "config", "--max-n %lld: F(n) for n this large "
+                "takes seconds or more and much memory to compute",
+                cfg.max_n);
+
+    char buf[64];
+    const char *listen = listen_address(cfg.listen, buf, sizeof(buf));
+
+    grpc_init();
+    fib_cache *cache = fib_cache_create((size_t)cfg.cache_bytes, fib_decimal);
+    stats_queue *queue = NULL;
+    stats_sender *sender = NULL;
+    if (!cfg.stats_disable) {
+        queue = stats_queue_create((size_t)cfg.stats_queue);
+        if (queue != NULL)
+            sender = stats_sender_start(cfg.stats, queue,
+                                        (size_t)cfg.stats_batch);
+        if (sender == NULL) {
+            log_msg(LOG_ERROR, "startup", "cannot start the stats sender");
+            return 1;
+        }
+    }
+    fib_rpc rpc = { cache, queue, (int)cfg.max_n };
+
+    rpc_server *server = rpc_server_create(listen, (int)cfg.threads);
+    if (cache == NULL || server == NULL) {
+        log_msg(LOG_ERROR, "startup", "cannot create the server");
+        return 1;
+    }
+    rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
+    rpc_server_add_service(server, FIB_SERVICE);
+    if (rpc_server_start(server) != 0) return 1;
+    log_started(&cfg, listen, rpc_server_port(server));
+
+    int sig = signals_wait();
+    int64_t deadline = clock_mono_ns() + cfg.drain_timeout;
+    log_msg(LOG_INFO, "stopping", "signal %d: draining", sig);
+
+    rpc_server_shutdown(server, cfg.drain_timeout);
+    uint64_t left = 0;
+    if (sender != NULL) left = stats_sender_stop(sender, deadline);
+    rpc_server_destroy(server);
+    stats_queue_destroy(queue);
+    fib_cache_destroy(cache);
+    grpc_shutdown();
+
+    log_line l;
+    if (log_begin(&l, LOG_INFO, "stopped")) {
+        log_uint(&l, "stats_undelivered", left);
+        log_end(&l);
+    }
+    return 0;
+}

@@ -1,0 +1,339 @@
+/* stats_sender.c - delivers queued stats records to the stats-service from
+ * one background thread: RecordBatch with (sender, seq) for exactly-once
+ * counting, RecordNo for an original stats-service, retries with backoff
+ * while it is away, and a bounded flush on shutdown. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "stats/stats.pb-c.h"
+
+#include "clock.h"
+#include "log.h"
+#include "rpc_client.h"
+#include "rpc_server.h"
+#include "stats_sender.h"
+
+#define NS_PER_MS        1000000LL
+#define NS_PER_SEC       1000000000LL
+#define CALL_TIMEOUT_NS  (2 * NS_PER_SEC)   /* one RecordBatch / RecordNo */
+#define IDLE_WAIT_NS     (1 * NS_PER_SEC)   /* longest sleep on an empty queue */
+#define WARN_EVERY_NS    (10 * NS_PER_SEC)  /* rate limit for repeated warnings */
+
+#define METHOD_BATCH  "/stats.Stats/RecordBatch"
+#define METHOD_RECORD "/stats.Stats/RecordNo"
+
+const backoff_policy stats_sender_backoff = {
+    .base = 50 * NS_PER_MS,
+    .max = 5 * NS_PER_SEC,
+    .multiplier = 2.0,
+    .jitter = 0.5,
+};
+
+struct stats_sender {
+    pthread_t       thread;
+    grpc_channel   *channel;
+    stats_queue    *queue;
+    char            id[37];          /* sender id sent with every batch */
+
+    /* The batch being delivered: records[0..pending), of which the first
+     * `done` went out already one by one (RecordNo mode). */
+    size_t                 batch_max;
+    stats_record          *batch;
+    Stats__RecordRequest  *msgs;
+    Stats__RecordRequest **msg_ptrs;
+    size_t                 pending;
+    size_t                 done;
+    uint64_t               seq;
+    bool                   no_batch;  /* the server answered UNIMPLEMENTED */
+
+    /* Set by stats_sender_stop(), read by the thread; under `lock`. */
+    pthread_mutex_t lock;
+    pthread_cond_t  wake;
+    bool            stopping;
+    int64_t         deadline_ns;
+
+    uint64_t rng;                    /* backoff jitter */
+    unsigned failures;               /* consecutive failed attempts */
+    int64_t  failing_since_ns;
+    int64_t  last_retry_warn_ns;
+    uint64_t drops_logged;
+    int64_t  last_drop_warn_ns;
+    uint64_t left;                   /* undelivered when the thread ended */
+};
+
+void stats_sender_make_id(char out[37]) {
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        uint64_t r = backoff_seed();
+        for (size_t i = 0; i < sizeof(b); i++) {
+            r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+            b[i] = (unsigned char)r;
+        }
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+             b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void read_stop(stats_sender *s, bool *stopping, int64_t *deadline) {
+    pthread_mutex_lock(&s->lock);
+    *stopping = s->stopping;
+    *deadline = s->deadline_ns;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Sleep until `until_ns`, or less if a stop request arrives meanwhile. */
+static void sleep_until(stats_sender *s, int64_t until_ns) {
+    struct timespec ts = {
+        .tv_sec = until_ns / NS_PER_SEC,
+        .tv_nsec = until_ns % NS_PER_SEC,
+    };
+    pthread_mutex_lock(&s->lock);
+    bool was_stopping = s->stopping;
+    while (s->stopping == was_stopping && clock_mono_ns() < until_ns) {
+        if (pthread_cond_timedwait(&s->wake, &s->lock, &ts) != 0) break;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Log queue overflow drops, at most once per WARN_EVERY_NS unless forced. */
+static void note_drops(stats_sender *s, bool force) {
+    uint64_t dropped = stats_queue_dropped(s->queue);
+    if (dropped == s->drops_logged) return;
+    int64_t now = clock_mono_ns();
+    if (!force && s->last_drop_warn_ns != 0 &&
+        now - s->last_drop_warn_ns < WARN_EVERY_NS) return;
+    log_line l;
+    if (log_begin(&l, LOG_WARN, "stats_dropped")) {
+        log_uint(&l, "dropped", dropped - s->drops_logged);
+        log_uint(&l, "dropped_total", dropped);
+        log_str(&l, "msg", "stats queue full; oldest records dropped");
+        log_end(&l);
+    }
+    s->drops_logged = dropped;
+    s->last_drop_warn_ns = now;
+}
+
+/* Take the next batch from the queue; false if there was none. */
+static bool next_batch(stats_sender *s, int64_t wait_until_ns) {
+    s->pending = stats_queue_pop(s->queue, s->batch, s->batch_max,
+                                 wait_until_ns);
+    note_drops(s, false);
+    if (s->pending == 0) return false;
+    for (size_t i = 0; i < s->pending; i++) {
+        Stats__RecordRequest *m = &s->msgs[i];
+        stats__record_request__init(m);
+        m->n = s->batch[i].n;
+        m->duration = s->batch[i].duration_ns;
+        m->cache = (Stats__CacheResult)s->batch[i].cache;
+        s->msg_ptrs[i] = m;
+    }
+    s->done = 0;
+    s->seq++;
+    return true;
+}
+
+static int64_t call_timeout(bool stopping, int64_t deadline) {
+    if (!stopping) return CALL_TIMEOUT_NS;
+    int64_t left = deadline - clock_mono_ns();
+    return left < CALL_TIMEOUT_NS ? left : CALL_TIMEOUT_NS;
+}
+
+/* One RecordBatch attempt for the whole batch. */
+static rpc_result send_batch(stats_sender *s, int64_t timeout) {
+    Stats__RecordBatchRequest req = STATS__RECORD_BATCH_REQUEST__INIT;
+    req.sender = s->id;
+    req.seq = s->seq;
+    req.n_records = s->pending;
+    req.records = s->msg_ptrs;
+    ProtobufCMessage *reply = NULL;
+    rpc_result r = rpc_client_call(s->channel, METHOD_BATCH, &req.base,
+                                   &stats__record_batch_response__descriptor,
+                                   &reply, timeout, NULL);
+    if (reply != NULL) protobuf_c_message_free_unpacked(reply, NULL);
+    return r;
+}
+
+/* RecordNo for each record not yet sent; stops at the first failure so a
+ * retry goes on from there. */
+static rpc_result send_each(stats_sender *s, int64_t timeout) {
+    rpc_result r = { GRPC_STATUS_OK, NULL };
+    while (s->done < s->pending) {
+        ProtobufCMessage *reply = NULL;
+        r = rpc_client_call(s->channel, METHOD_RECORD,
+                            &s->msgs[s->done].base,
+                            &stats__record_response__descriptor,
+                            &reply, timeout, NULL);
+        if (reply != NULL) protobuf_c_message_free_unpacked(reply, NULL);
+        if (r.status != GRPC_STATUS_OK) break;
+        s->done++;
+    }
+    return r;
+}
+
+static rpc_result deliver(stats_sender *s, int64_t timeout) {
+    if (!s->no_batch) {
+        rpc_result r = send_batch(s, timeout);
+        if (r.status != GRPC_STATUS_UNIMPLEMENTED) return r;
+        free(r.details);
+        s->no_batch = true;
+        log_msg(LOG_INFO, "stats_record_no",
+                "stats-service has no RecordBatch; sending RecordNo "
+                "per record");
+    }
+    return send_each(s, timeout);
+}
+
+static bool transient(grpc_status_code code) {
+    return code == GRPC_STATUS_UNAVAILABLE ||
+           code == GRPC_STATUS_DEADLINE_EXCEEDED;
+}
+
+static void on_delivered(stats_sender *s) {
+    if (s->failures > 0) {
+        log_line l;
+        if (log_begin(&l, LOG_INFO, "stats_resumed")) {
+            log_uint(&l, "failed_attempts", s->failures);
+            log_int(&l, "outage_ms",
+                    (clock_mono_ns() - s->failing_since_ns) / NS_PER_MS);
+            log_str(&l, "msg", "stats delivery resumed");
+            log_end(&l);
+        }
+    }
+    s->failures = 0;
+    s->pending = 0;
+}
+
+/* A transient failure: warn (rate-limited) and return the backoff delay. */
+static int64_t on_transient(stats_sender *s, const rpc_result *r) {
+    int64_t now = clock_mono_ns();
+    if (s->failures++ == 0) s->failing_since_ns = now;
+    int64_t delay = backoff_delay(&stats_sender_backoff, s->failures, &s->rng);
+    if (s->failures == 1 || now - s->last_retry_warn_ns >= WARN_EVERY_NS) {
+        log_line l;
+        if (log_begin(&l, LOG_WARN, "stats_retry")) {
+            log_str(&l, "status", rpc_status_name(r->status));
+            log_str(&l, "details", r->details);
+            log_uint(&l, "attempts", s->failures);
+            log_uint(&l, "batch", s->pending - s->done);
+            log_uint(&l, "queued", stats_queue_len(s->queue));
+            log_int(&l, "retry_in_ms", delay / NS_PER_MS);
+            log_end(&l);
+        }
+        s->last_retry_warn_ns = now;
+    }
+    return delay;
+}
+
+static void on_rejected(stats_sender *s, const rpc_result *r) {
+    log_line l;
+    if (log_begin(&l, LOG_ERROR, "stats_rejected")) {
+        log_str(&l, "status", rpc_status_name(r->status));
+        log_str(&l, "details", r->details);
+        log_uint(&l, "seq", s->seq);
+        log_uint(&l, "dropped", s->pending - s->done);
+        log_str(&l, "msg", "stats-service refused a batch; dropped it");
+        log_end(&l);
+    }
+    s->failures = 0;
+    s->pending = 0;
+}
+
+static void *sender_main(void *arg) {
+    stats_sender *s = arg;
+    for (;;) {
+        bool stopping;
+        int64_t deadline;
+        read_stop(s, &stopping, &deadline);
+        if (s->pending == 0) {
+            int64_t wait = stopping ? 0 : clock_mono_ns() + IDLE_WAIT_NS;
+            if (!next_batch(s, wait)) {
+                if (stopping) break;
+                continue;
+            }
+        }
+        if (stopping && clock_mono_ns() >= deadline) break;
+
+        rpc_result r = deliver(s, call_timeout(stopping, deadline));
+        if (r.status == GRPC_STATUS_OK) {
+            on_delivered(s);
+        } else if (transient(r.status)) {
+            int64_t until = clock_mono_ns() + on_transient(s, &r);
+            if (stopping && until > deadline) until = deadline;
+            sleep_until(s, until);
+        } else {
+            on_rejected(s, &r);
+        }
+        free(r.details);
+    }
+    note_drops(s, true);
+    s->left = (s->pending - s->done) + stats_queue_len(s->queue);
+    return NULL;
+}
+
+static void sender_free(stats_sender *s) {
+    if (s->channel != NULL) grpc_channel_destroy(s->channel);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+    free(s->batch);
+    free(s->msgs);
+    free(s->msg_ptrs);
+    free(s);
+}
+
+stats_sender *stats_sender_start(const char *target, stats_queue *q,
+                                 size_t batch_max) {
+    stats_sender *s = calloc(1, sizeof(*s));
+    if (s == NULL) return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &attr);
+    pthread_condattr_destroy(&attr);
+
+    s->queue = q;
+    s->batch_max = batch_max;
+    s->batch = calloc(batch_max, sizeof(*s->batch));
+    s->msgs = calloc(batch_max, sizeof(*s->msgs));
+    s->msg_ptrs = calloc(batch_max, sizeof(*s->msg_ptrs));
+    s->channel = rpc_client_channel(target);
+    s->rng = backoff_seed();
+    stats_sender_make_id(s->id);
+    if (s->batch == NULL || s->msgs == NULL || s->msg_ptrs == NULL ||
+        s->channel == NULL ||
+        pthread_create(&s->thread, NULL, sender_main, s) != 0) {
+        sender_free(s);
+        return NULL;
+    }
+    log_line l;
+    if (log_begin(&l, LOG_INFO, "stats_sender")) {
+        log_str(&l, "target", target);
+        log_str(&l, "sender", s->id);
+        log_uint(&l, "batch", batch_max);
+        log_end(&l);
+    }
+    return s;
+}
+
+uint64_t stats_sender_stop(stats_sender *s, int64_t deadline_ns) {
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    s->deadline_ns = deadline_ns;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    stats_queue_wake(s->queue);
+    pthread_join(s->thread, NULL);
+    uint64_t left = s->left;
+    sender_free(s);
+    return left;
+}
