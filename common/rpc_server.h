@@ -42,6 +42,11 @@ void rpc_server_add_service(rpc_server *s, const char *service);
 /* Bind and start the threads. Returns 0, or -1 after logging why. */
 int rpc_server_start(rpc_server *s);
 
+/* Health only: report NOT_SERVING (false) or SERVING (true) while still
+ * accepting calls, e.g. to let load balancers move away before
+ * rpc_server_shutdown(). Any time after create. */
+void rpc_server_set_serving(rpc_server *s, bool serving);
+
 /* The port actually bound (useful with port 0). */
 int rpc_server_port(const rpc_server *s);
 

@@ -1,0 +1,110 @@
+/* rpc_call.c - what a handler sees of a call: the request, its metadata,
+ * and the one batch that answers it. */
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/support/alloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "rpc_internal.h"
+
+const uint8_t *rpc_call_payload(rpc_call *c, size_t *len) {
+    if (!c->have_slice) {
+        grpc_byte_buffer *bb = c->payload;
+        if (bb == NULL) {
+            c->payload_slice = grpc_empty_slice();
+        } else if (bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+                   bb->data.raw.slice_buffer.count == 1) {
+            /* The common case: one uncompressed slice, no copy. */
+            c->payload_slice = grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
+        } else {
+            grpc_byte_buffer_reader r;
+            if (grpc_byte_buffer_reader_init(&r, bb)) {
+                c->payload_slice = grpc_byte_buffer_reader_readall(&r);
+                grpc_byte_buffer_reader_destroy(&r);
+            } else {
+                c->payload_slice = grpc_empty_slice();
+            }
+        }
+        c->have_slice = true;
+    }
+    *len = GRPC_SLICE_LENGTH(c->payload_slice);
+    return GRPC_SLICE_START_PTR(c->payload_slice);
+}
+
+const char *rpc_call_method(const rpc_call *c) {
+    return c->method_name;
+}
+
+const char *rpc_call_peer(rpc_call *c) {
+    if (c->peer == NULL) c->peer = grpc_call_get_peer(c->call);
+    return c->peer;
+}
+
+const char *rpc_call_request_id(const rpc_call *c) {
+    return c->has_request_id ? c->request_id : NULL;
+}
+
+int64_t rpc_call_start_ns(const rpc_call *c) {
+    return c->start_ns;
+}
+
+/* Send initial metadata, the message (if any) and the status in one batch,
+ * and learn with RECV_CLOSE_ON_SERVER when the call is over. The slot is
+ * recycled when the batch completes (rpc_server.c). */
+void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
+                   grpc_byte_buffer *msg) {
+    if (c->answered) {
+        log_msg(LOG_ERROR, "rpc_double_reply", "%s answered twice", c->method_name);
+        if (msg) grpc_byte_buffer_destroy(msg);
+        return;
+    }
+    c->answered = true;
+    c->status_details = details && *details ? grpc_slice_from_copied_string(details)
+                                            : grpc_empty_slice();
+    grpc_op ops[4];
+    grpc_op *op = ops;
+    memset(ops, 0, sizeof(ops));
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op++;
+    if (msg) {
+        op->op = GRPC_OP_SEND_MESSAGE;
+        op->data.send_message.send_message = msg;
+        op++;
+    }
+    op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op->data.send_status_from_server.status = code;
+    op->data.send_status_from_server.status_details = &c->status_details;
+    op++;
+    op->op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op->data.recv_close_on_server.cancelled = &c->cancelled;
+    op++;
+    grpc_call_error err = grpc_call_start_batch(c->call, ops, (size_t)(op - ops), c, NULL);
+    if (msg) grpc_byte_buffer_destroy(msg);   /* the batch holds its own ref */
+    if (err == GRPC_CALL_OK) {
+        c->state = CALL_FINISHING;
+    } else {    /* no completion will come: the worker recycles the slot */
+        log_msg(LOG_ERROR, "rpc_batch_failed", "%s: grpc_call_start_batch: %d",
+                c->method_name, (int)err);
+    }
+}
+
+void rpc_call_reply(rpc_call *c, const ProtobufCMessage *reply) {
+    size_t n = protobuf_c_message_get_packed_size(reply);
+    grpc_slice s = grpc_slice_malloc(n);     /* inline (no malloc) when small */
+    protobuf_c_message_pack(reply, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    rpc_call_send(c, GRPC_STATUS_OK, NULL, bb);
+}
+
+void rpc_call_fail(rpc_call *c, grpc_status_code code, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (code == GRPC_STATUS_OK) code = GRPC_STATUS_UNKNOWN;
+    rpc_call_send(c, code, msg, NULL);
+}

@@ -1,0 +1,156 @@
+/* rpc_client.c - blocking unary gRPC calls, each on its own pluck queue so
+ * any number of threads can call through one channel at once. */
+#include "rpc_client.h"
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+grpc_channel *rpc_client_channel(const char *target) {
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel *ch = grpc_channel_create(target, creds, NULL);
+    grpc_channel_credentials_release(creds);
+    return ch;
+}
+
+static rpc_result result(grpc_status_code code, const char *details) {
+    rpc_result r = {code, details && *details ? strdup(details) : NULL};
+    return r;
+}
+
+static char *slice_strdup(grpc_slice s) {
+    size_t n = GRPC_SLICE_LENGTH(s);
+    if (n == 0) return NULL;
+    char *p = malloc(n + 1);
+    memcpy(p, GRPC_SLICE_START_PTR(s), n);
+    p[n] = '\0';
+    return p;
+}
+
+/* The whole message in one malloc'd buffer. */
+static uint8_t *byte_buffer_copy(grpc_byte_buffer *bb, size_t *len) {
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb)) return NULL;
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    *len = GRPC_SLICE_LENGTH(s);
+    uint8_t *out = malloc(*len ? *len : 1);
+    memcpy(out, GRPC_SLICE_START_PTR(s), *len);
+    grpc_slice_unref(s);
+    return out;
+}
+
+rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
+                               const uint8_t *in, size_t in_len,
+                               uint8_t **out, size_t *out_len,
+                               int64_t timeout_ns, const char *request_id) {
+    *out = NULL;
+    *out_len = 0;
+    gpr_timespec deadline = timeout_ns > 0
+        ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                       gpr_time_from_nanos(timeout_ns, GPR_TIMESPAN))
+        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_slice method_slice = grpc_slice_from_copied_string(method);
+    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                               method_slice, NULL, deadline, NULL);
+    grpc_slice_unref(method_slice);
+
+    grpc_metadata md = {0};
+    md.key = grpc_slice_from_static_string("x-request-id");
+    md.value = grpc_slice_from_copied_string(request_id ? request_id : "");
+    grpc_slice req_slice = grpc_slice_from_copied_buffer((const char *)in, in_len);
+    grpc_byte_buffer *req = grpc_raw_byte_buffer_create(&req_slice, 1);
+    grpc_slice_unref(req_slice);
+
+    grpc_metadata_array initial, trailing;
+    grpc_metadata_array_init(&initial);
+    grpc_metadata_array_init(&trailing);
+    grpc_byte_buffer *reply = NULL;
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+
+    grpc_op ops[6];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = request_id ? 1 : 0;
+    ops[0].data.send_initial_metadata.metadata = &md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = req;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &reply;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+
+    rpc_result r;
+    grpc_call_error err = grpc_call_start_batch(call, ops, 6, call, NULL);
+    if (err == GRPC_CALL_ERROR_INVALID_METADATA) {
+        r = result(GRPC_STATUS_INVALID_ARGUMENT, "invalid x-request-id metadata value");
+    } else if (err != GRPC_CALL_OK) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "grpc_call_start_batch failed: %d", (int)err);
+        r = result(GRPC_STATUS_INTERNAL, msg);
+    } else {
+        grpc_completion_queue_pluck(cq, call, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        r.status = status;
+        r.details = slice_strdup(details);
+        if (status == GRPC_STATUS_OK) {
+            if (reply == NULL) {
+                free(r.details);
+                r = result(GRPC_STATUS_INTERNAL, "OK status without a reply message");
+            } else if ((*out = byte_buffer_copy(reply, out_len)) == NULL) {
+                free(r.details);
+                r = result(GRPC_STATUS_INTERNAL, "cannot read the reply message");
+            }
+        }
+    }
+
+    if (reply) grpc_byte_buffer_destroy(reply);
+    grpc_byte_buffer_destroy(req);
+    grpc_slice_unref(details);
+    grpc_slice_unref(md.value);
+    grpc_metadata_array_destroy(&initial);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                       NULL).type != GRPC_QUEUE_SHUTDOWN) {}
+    grpc_completion_queue_destroy(cq);
+    return r;
+}
+
+rpc_result rpc_client_call(grpc_channel *ch, const char *method,
+                           const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *reply_desc,
+                           ProtobufCMessage **reply, int64_t timeout_ns,
+                           const char *request_id) {
+    uint8_t stackbuf[512];
+    size_t n = protobuf_c_message_get_packed_size(request);
+    uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
+    protobuf_c_message_pack(request, buf);
+    uint8_t *out;
+    size_t out_len;
+    rpc_result r = rpc_client_call_raw(ch, method, buf, n, &out, &out_len,
+                                       timeout_ns, request_id);
+    if (buf != stackbuf) free(buf);
+    if (reply) *reply = NULL;
+    if (r.status == GRPC_STATUS_OK && reply_desc && reply) {
+        *reply = protobuf_c_message_unpack(reply_desc, NULL, out_len, out);
+        if (*reply == NULL) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "cannot parse the reply as %s", reply_desc->name);
+            free(r.details);
+            r = result(GRPC_STATUS_INTERNAL, msg);
+        }
+    }
+    free(out);
+    return r;
+}

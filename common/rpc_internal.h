@@ -1,0 +1,92 @@
+/* rpc_internal.h - the server's private structures, shared by rpc_server.c
+ * (lifecycle and worker threads) and rpc_call.c (the per-call API used by
+ * handlers). Not part of the public contract. */
+#ifndef COMMON_RPC_INTERNAL_H
+#define COMMON_RPC_INTERNAL_H
+
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "rpc_server.h"
+
+#define RPC_REQUEST_ID_MAX 128
+#define RPC_METHOD_NAME_MAX 256
+
+typedef struct rpc_worker rpc_worker;
+
+typedef struct {
+    char       *name;
+    void       *handle;      /* from grpc_server_register_method */
+    rpc_handler fn;
+    void       *ud;
+} rpc_method;
+
+/* What a completion-queue tag points at. */
+typedef enum { TAG_CALL, TAG_SHUTDOWN } rpc_tag_kind;
+
+typedef enum {
+    CALL_IDLE,       /* nothing posted (shutting down) */
+    CALL_WAITING,    /* a request is posted for the next call */
+    CALL_FINISHING   /* the reply batch is in flight */
+} rpc_call_state;
+
+/* One reusable call slot. Each worker owns a fixed set of them; a slot is
+ * only ever touched by its worker's thread, so no locking is needed. */
+struct rpc_call {
+    rpc_tag_kind        kind;       /* TAG_CALL; first, read through the tag */
+    rpc_call_state      state;
+    rpc_worker         *worker;
+    const rpc_method   *method;     /* NULL: the generic (unknown method) slot */
+    grpc_call          *call;
+    gpr_timespec        deadline;
+    grpc_metadata_array md;
+    grpc_call_details   details;    /* generic slot only */
+    grpc_byte_buffer   *payload;
+    grpc_slice          payload_slice;
+    bool                have_slice;
+    grpc_slice          status_details;
+    int                 cancelled;  /* RECV_CLOSE_ON_SERVER's answer */
+    bool                answered;
+    char               *peer;       /* gpr_malloc'd, fetched on demand */
+    int64_t             start_ns;
+    char                request_id[RPC_REQUEST_ID_MAX + 1];
+    bool                has_request_id;
+    const char         *method_name; /* the method's, or generic_name */
+    char                generic_name[RPC_METHOD_NAME_MAX];
+};
+
+struct rpc_worker {
+    rpc_server            *server;
+    grpc_completion_queue *cq;
+    pthread_t              thread;
+    bool                   started;
+    rpc_call              *calls;
+    size_t                 ncalls;
+};
+
+struct rpc_server {
+    char           *listen;
+    int             nthreads;
+    int             port;
+    grpc_server    *server;
+    rpc_method     *methods;
+    size_t          nmethods;
+    char          **services;
+    size_t          nservices;
+    rpc_worker     *workers;
+    atomic_bool     serving;        /* health: SERVING vs NOT_SERVING */
+    atomic_bool     stopping;       /* no new requests are posted */
+    bool            started, shut_down;
+    rpc_tag_kind    shutdown_tag;   /* TAG_SHUTDOWN */
+    pthread_mutex_t lock;           /* guards shutdown_done only */
+    pthread_cond_t  cond;
+    bool            shutdown_done;
+};
+
+/* rpc_call.c: finish a call with one batch; `msg` may be NULL. */
+void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
+                   grpc_byte_buffer *msg);
+
+#endif
