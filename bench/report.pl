@@ -1,0 +1,236 @@
+#!/usr/bin/env perl
+# report.pl - the figures of one bench/run: a table on stdout and the same
+# figures as JSON.
+#
+#   report.pl RUN_DIR JSON_OUT
+#
+# Reads, from RUN_DIR: results.jsonl (one line per load-generator run:
+# case, workers, run, requests/s, latency percentiles in us, errors),
+# status.tsv (case, workers, ok|failed|skipped, reason), titles.tsv (case,
+# title), rss.jsonl (RSS samples); and $BENCH_META ("key=value ..."). For
+# each case it reports the median of the measured runs (warm-up excluded),
+# then the ratios and the project's targets. Targets are printed, never
+# enforced: this script exits 0 whatever the numbers are.
+use strict;
+use warnings;
+use JSON::PP;
+use POSIX qw(strftime);
+
+my ($dir, $out) = @ARGV;
+die "usage: $0 RUN_DIR JSON_OUT\n" unless defined $out;
+
+my %meta = map { split /=/, $_, 2 } split ' ', $ENV{BENCH_META} // '';
+$meta{$_} += 0 for grep { $meta{$_} =~ /^\d+$/ } keys %meta;
+$meta{workers} = [ split /,/, $meta{workers} // '' ];
+$meta{date} = strftime('%Y-%m-%dT%H:%M:%SZ', gmtime);
+$meta{cpus} = 0 + `nproc`;
+chomp(my $host = `uname -n`);
+$meta{host} = $host;
+$meta{nginx} = (`nginx -v 2>&1` =~ m{nginx/(\S+)})[0] // '?';
+$meta{cpu_pinning} = 'none';
+chomp($meta{load} = `cat /proc/loadavg`);
+
+sub lines {
+    my ($file) = @_;
+    open my $fh, '<', "$dir/$file" or return ();
+    chomp(my @l = <$fh>);
+    return grep { length } @l;
+}
+
+my %title = map { split /\t/, $_, 2 } lines('titles.tsv');
+my (@order, %case);   # key "case|workers"
+for (lines('status.tsv')) {
+    my ($c, $w, $st, $why) = split /\t/, $_, 4;
+    my $k = "$c|$w";
+    push @order, $k unless $case{$k};
+    my $e = $case{$k} //= { case => $c, workers => $w,
+        title => $title{$c} // $c, runs => [] };
+    # a later "failed" (e.g. a second check) wins over "ok"
+    next if ($e->{status} // '') eq 'failed';
+    $e->{status} = $st;
+    $e->{reason} = $why if length($why // '');
+}
+for (lines('results.jsonl')) {
+    my $r = decode_json($_);
+    my $e = $case{"$r->{case}|$r->{workers}"} or next;
+    next if $r->{run} eq 'warmup';
+    push @{ $e->{runs} }, $r;
+}
+
+my @metrics = qw(rps p50_us p75_us p90_us p99_us p999_us max_us mean_us);
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return undef unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+for my $e (values %case) {
+    next unless @{ $e->{runs} };
+    $e->{median} = { map {
+        my $m = $_;
+        ($m => median(map { $_->{$m} } @{ $e->{runs} }))
+    } @metrics };
+}
+
+sub fig { my ($c, $w, $m) = @_; my $e = $case{"$c|$w"};
+    return $e && $e->{median} && ($e->{status} // '') eq 'ok'
+        ? $e->{median}{$m} : undef }
+
+# ---------------------------------------------------------------- ratios
+
+my @workers = @{ $meta{workers} };
+my (%ratios, @targets);
+for my $w (@workers) {
+    for ([ '3/1', 3, 1 ], [ '3/2', 3, 2 ], [ '4/3', 4, 3 ]) {
+        my ($name, $a, $b) = @$_;
+        my ($x, $y) = (fig($a, $w, 'rps'), fig($b, $w, 'rps'));
+        $ratios{$w}{$name} = defined $x && defined $y && $y > 0
+            ? 0 + sprintf('%.3f', $x / $y) : undef;
+    }
+}
+
+sub target {
+    my ($name, $w, $value, $want, $ok) = @_;
+    push @targets, { target => $name, workers => $w, value => $value,
+        want => $want, met => defined $value ? ($ok ? JSON::PP::true
+            : JSON::PP::false) : undef };
+}
+for my $w (@workers) {
+    my $r = $ratios{$w};
+    target('case 3 >= case 2 (ratio 3/2)', $w, $r->{'3/2'}, '>= 1.0',
+        defined $r->{'3/2'} && $r->{'3/2'} >= 1.0);
+    my $rps3 = fig(3, $w, 'rps');
+    target("case 3 req/s at $meta{connections} connections (5x Go gateway's 13,400)",
+        $w, defined $rps3 ? 0 + sprintf('%.0f', $rps3) : undef, '>= 67000',
+        defined $rps3 && $rps3 >= 67000);
+    target('stats reporting cost (ratio 4/3)', $w, $r->{'4/3'}, '<= 1.05',
+        defined $r->{'4/3'} && $r->{'4/3'} <= 1.05);
+    my $p99 = fig(3, $w, 'p99_us');
+    target('case 3 p99 latency (ms)', $w,
+        defined $p99 ? 0 + sprintf('%.3f', $p99 / 1000) : undef, '< 2',
+        defined $p99 && $p99 < 2000);
+    # warm big n within 2x of (case 3's latency + the transfer of the big
+    # body, taken as nginx's own extra latency for a static file of that
+    # size: 1b - 1), compared at p50.
+    my ($w6, $l3, $l1, $l1b) = map { fig($_, $w, 'p50_us') } qw(6w 3 1 1b);
+    my ($v, $lim);
+    if (defined $w6 && defined $l3 && defined $l1 && defined $l1b) {
+        my $transfer = $l1b - $l1 > 0 ? $l1b - $l1 : 0;
+        $lim = 2 * ($l3 + $transfer);
+        $v = 0 + sprintf('%.3f', $w6 / ($l3 + $transfer));
+    }
+    target('warm big n p50 / (case 3 p50 + transfer)', $w, $v, '<= 2.0',
+        defined $v && $v <= 2.0);
+}
+my $rps5 = fig(5, '-', 'rps');
+target("case 5 req/s (3x Go service's 21,700)", '-',
+    defined $rps5 ? 0 + sprintf('%.0f', $rps5) : undef, '>= 65000',
+    defined $rps5 && $rps5 >= 65000);
+
+# ---------------------------------------------------------------- RSS
+
+my @rss = map { decode_json($_) } lines('rss.jsonl');
+my (%proc, @procs);
+for my $s (@rss) {
+    my $p = $proc{"$s->{process}|$s->{pid}"} //= do {
+        push @procs, "$s->{process}|$s->{pid}";
+        { process => $s->{process}, pid => $s->{pid}, samples => [] } };
+    push @{ $p->{samples} }, $s;
+}
+my $soak;
+if ($meta{soak}) {
+    for my $k (@procs) {
+        my $p = $proc{$k};
+        my ($a) = grep { $_->{point} eq 'soak after warm-up' } @{ $p->{samples} };
+        my ($b) = grep { $_->{point} =~ /^soak after \d+/ } @{ $p->{samples} };
+        next unless $a && $b;
+        push @$soak, { process => $p->{process}, pid => $p->{pid},
+            after_warmup_kb => $a->{rss_kb}, after_soak_kb => $b->{rss_kb},
+            growth_kb => $b->{rss_kb} - $a->{rss_kb} };
+    }
+    for my $s (@{ $soak // [] }) {
+        target("RSS growth over $meta{soak} requests (kB): $s->{process}",
+            1, $s->{growth_kb}, '<= 1024 (noise)', $s->{growth_kb} <= 1024);
+    }
+}
+
+# ---------------------------------------------------------------- print
+
+sub num {
+    my ($v, $fmt) = @_;
+    return '-' unless defined $v;
+    my $s = sprintf $fmt, $v;
+    1 while $s =~ s/^(\d+)(\d{3})/$1,$2/;
+    return $s;
+}
+sub ms { defined $_[0] ? sprintf('%.3f', $_[0] / 1000) : '-' }
+
+printf "\nFibonacci gateway benchmark, %s, %s (%d CPUs, load %s), nginx %s%s\n",
+    $meta{date}, $meta{host}, $meta{cpus}, (split ' ', $meta{load})[0],
+    $meta{nginx}, $meta{smoke} ? ', SMOKE RUN (figures not meaningful)' : '';
+printf "HTTP cases: wrk -t%d -c%d -d%ds after a %ds warm-up; case 5: h2load "
+    . "-c%d -m%d -t1 -D%d; %d run(s) per case, medians shown.\n"
+    . "No CPU pinning: load generator, nginx and daemons share the cores.\n\n",
+    @meta{qw(threads connections duration warmup h2_clients h2_streams
+    duration runs)};
+printf "%-4s %-3s %12s %9s %9s %9s %9s  %s\n",
+    'case', 'wrk', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'runs', 'what';
+printf "%-4s %-3s %12s %9s %9s %9s %9s  %s\n",
+    '', 'w', '', '', '', '', '', '(w = nginx worker_processes)';
+for my $k (@order) {
+    my $e = $case{$k};
+    my $m = $e->{median} // {};
+    if ($e->{status} ne 'ok') {
+        printf "%-4s %-3s %12s  %s: %s\n", $e->{case}, $e->{workers},
+            uc $e->{status}, $e->{title}, $e->{reason} // '';
+        next;
+    }
+    printf "%-4s %-3s %12s %9s %9s %9s %9d  %s\n", $e->{case}, $e->{workers},
+        num($m->{rps}, '%.0f'), ms($m->{p50_us}), ms($m->{p99_us}),
+        ms($m->{p999_us}), scalar @{ $e->{runs} }, $e->{title};
+}
+
+print "\nratios of throughput (req/s)\n";
+for my $w (@workers) {
+    printf "  workers %s: %s\n", $w, join '   ', map {
+        "$_ = " . (defined $ratios{$w}{$_} ? sprintf('%.2f', $ratios{$w}{$_})
+            : '-') } '3/1', '3/2', '4/3';
+}
+
+print "\ntargets (shown, never enforced)\n";
+for my $t (@targets) {
+    printf "  %-58s w%-2s %12s  want %-16s %s\n", $t->{target}, $t->{workers},
+        defined $t->{value} ? $t->{value} : '-', $t->{want},
+        !defined $t->{met} ? 'n/a' : $t->{met} ? 'met' : 'NOT MET';
+}
+
+print "\nRSS in kB (VmRSS) at the first and last sample, and the largest\n";
+printf "  %-36s %8s %10s %10s %10s\n", 'process', 'pid', 'first', 'last', 'max';
+for my $k (@procs) {
+    my $p = $proc{$k};
+    my @s = @{ $p->{samples} };
+    my $max = 0;
+    $max = $_->{rss_kb} > $max ? $_->{rss_kb} : $max for @s;
+    $p->{first_kb} = $s[0]{rss_kb};
+    $p->{last_kb} = $s[-1]{rss_kb};
+    $p->{max_kb} = $max;
+    printf "  %-36s %8d %10s %10s %10s\n", $p->{process}, $p->{pid},
+        num($s[0]{rss_kb}, '%d'), num($s[-1]{rss_kb}, '%d'), num($max, '%d');
+}
+if ($soak) {
+    print "\nsoak: RSS after warm-up vs after $meta{soak} requests (kB)\n";
+    printf "  %-36s %10s %10s %+10d\n", $_->{process}, num($_->{after_warmup_kb}, '%d'),
+        num($_->{after_soak_kb}, '%d'), $_->{growth_kb} for @$soak;
+}
+print "\n";
+
+my $json = {
+    meta    => \%meta,
+    cases   => [ map { my $e = $case{$_}; { %$e } } @order ],
+    ratios  => \%ratios,
+    targets => \@targets,
+    rss     => [ map { my $p = $proc{$_}; { %$p } } @procs ],
+    ($soak ? (soak => $soak) : ()),
+};
+open my $fh, '>', $out or die "$out: $!\n";
+print $fh JSON::PP->new->canonical->pretty->encode($json);
+close $fh;
