@@ -5,6 +5,7 @@
  * new calls are accepted, calls in flight get up to --drain-timeout to
  * finish, and the process exits 0. */
 #include <grpc/grpc.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
         {"listen", FLAG_STRING, &o->listen, 0, 0, NULL,
          "gRPC address to serve on ($PORT=N means 0.0.0.0:N)"},
         {"threads", FLAG_INT, &o->threads, 1, 1024, NULL,
-         "server threads (default: number of cores)"},
+         "server threads (the default is the number of cores)"},
         {"log-level", FLAG_STRING, &o->log_level, 0, 0, NULL,
          "lowest level logged: debug, info, warn, error"},
         {"drain-timeout", FLAG_DURATION, &o->drain_timeout_ns,
@@ -87,6 +88,15 @@ static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
     return -1;
 }
 
+/* GetStats with 10000 distinct n allocates a few blocks of about a megabyte
+ * per build. glibc serves blocks that large with fresh mmap()s by default and
+ * returns them on free, so every build paid ~500 page faults (half its time).
+ * Keep such blocks in the heap and the freed heap mapped instead. */
+static void tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 static void log_started(const options *o, int port) {
     log_line l;
 
@@ -110,6 +120,7 @@ static void log_stopping(int sig) {
 
 int main(int argc, char **argv) {
     stats_store *store;
+    stats_rpc *handlers;
     rpc_server *srv;
     log_level lvl;
     options o;
@@ -119,18 +130,22 @@ int main(int argc, char **argv) {
     rc = parse_options(argc, argv, &o, &lvl);
     if (rc >= 0) return rc;
     log_init(PROG, lvl);
+    tune_malloc();
 
     store = stats_store_create(STATS_MAX_SENDERS);
-    if (store == NULL) {
+    handlers = store ? stats_rpc_create(store) : NULL;
+    if (handlers == NULL) {
         log_msg(LOG_ERROR, "fatal", "out of memory");
+        stats_store_free(store);
         return 1;
     }
     grpc_init();
     srv = rpc_server_create(o.listen, (int)o.threads);
-    if (srv != NULL) stats_rpc_register(srv, store);
+    if (srv != NULL) stats_rpc_register(handlers, srv);
     if (srv == NULL || rpc_server_start(srv) != 0) {
         if (srv != NULL) rpc_server_destroy(srv);
         grpc_shutdown();
+        stats_rpc_free(handlers);
         stats_store_free(store);
         return 1;
     }
@@ -140,6 +155,7 @@ int main(int argc, char **argv) {
     rpc_server_shutdown(srv, o.drain_timeout_ns);
     rpc_server_destroy(srv);
     grpc_shutdown();
+    stats_rpc_free(handlers);
     stats_store_free(store);
     log_msg(LOG_INFO, "stopped", "all calls finished");
     return 0;

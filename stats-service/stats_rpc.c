@@ -13,10 +13,16 @@
 #include "log.h"
 #include "stats_proto.h"
 #include "stats_rpc.h"
+#include "stats_view.h"
 
 #define METHOD_RECORD "/stats.Stats/RecordNo"
 #define METHOD_BATCH  "/stats.Stats/RecordBatch"
 #define METHOD_STATS  "/stats.Stats/GetStats"
+
+struct stats_rpc {
+    stats_store *store;
+    stats_views  views;     /* GetStats answers, cached per store version */
+};
 
 /* Answer INVALID_ARGUMENT with a formatted message and log it at warn. */
 static void reject(rpc_call *c, const char *fmt, ...)
@@ -71,7 +77,7 @@ static void reject_record(rpc_call *c, const char *prefix,
 }
 
 static void record_no(rpc_call *c, void *ud) {
-    stats_store *store = ud;
+    stats_store *store = ((stats_rpc *)ud)->store;
     Stats__RecordRequest *req;
     Stats__RecordResponse resp = STATS__RECORD_RESPONSE__INIT;
     const uint8_t *data;
@@ -139,7 +145,7 @@ static void reject_batch(rpc_call *c, const Stats__RecordBatchRequest *req,
 }
 
 static void record_batch(rpc_call *c, void *ud) {
-    stats_store *store = ud;
+    stats_store *store = ((stats_rpc *)ud)->store;
     Stats__RecordBatchRequest *req;
     Stats__RecordBatchResponse resp = STATS__RECORD_BATCH_RESPONSE__INIT;
     const uint8_t *data;
@@ -182,11 +188,11 @@ static void record_batch(rpc_call *c, void *ud) {
 }
 
 static void get_stats(rpc_call *c, void *ud) {
-    stats_store *store = ud;
-    Stats__StatsResponse resp = STATS__STATS_RESPONSE__INIT;
+    stats_rpc *r = ud;
     Google__Protobuf__Empty *req;
-    stats_snapshot snap;
+    const stats_snapshot *snap;
     const uint8_t *data;
+    stats_view *view;
     size_t len;
     log_line l;
 
@@ -198,28 +204,42 @@ static void get_stats(rpc_call *c, void *ud) {
     }
     google__protobuf__empty__free_unpacked(req, NULL);
 
-    if (stats_store_snapshot(store, &snap) != STATS_OK
-        || stats_response_fill(&resp, &snap) != 0) {
-        stats_snapshot_free(&snap);
+    view = stats_views_get(&r->views, r->store);
+    if (view == NULL) {
         log_msg(LOG_ERROR, "out_of_memory", "GetStats: no snapshot");
         rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
                       "stats-service is out of memory");
         return;
     }
-    rpc_call_reply(c, &resp.base);
+    rpc_call_reply(c, &stats_view_response(view)->base);
 
+    snap = stats_view_snapshot(view);
     if (log_begin(&l, LOG_DEBUG, "get_stats")) {
-        log_uint(&l, "entries", snap.len);
-        log_uint(&l, "total_requests", snap.total);
+        log_uint(&l, "entries", snap->len);
+        log_uint(&l, "total_requests", snap->total);
         log_finish(&l, c);
     }
-    stats_response_release(&resp);
-    stats_snapshot_free(&snap);
+    stats_view_release(&r->views, view);
 }
 
-void stats_rpc_register(rpc_server *srv, stats_store *store) {
-    rpc_server_add_method(srv, METHOD_RECORD, record_no, store);
-    rpc_server_add_method(srv, METHOD_BATCH, record_batch, store);
-    rpc_server_add_method(srv, METHOD_STATS, get_stats, store);
+stats_rpc *stats_rpc_create(stats_store *store) {
+    stats_rpc *r = calloc(1, sizeof(*r));
+
+    if (r == NULL) return NULL;
+    r->store = store;
+    stats_views_init(&r->views);
+    return r;
+}
+
+void stats_rpc_register(stats_rpc *r, rpc_server *srv) {
+    rpc_server_add_method(srv, METHOD_RECORD, record_no, r);
+    rpc_server_add_method(srv, METHOD_BATCH, record_batch, r);
+    rpc_server_add_method(srv, METHOD_STATS, get_stats, r);
     rpc_server_add_service(srv, STATS_SERVICE_NAME);
+}
+
+void stats_rpc_free(stats_rpc *r) {
+    if (r == NULL) return;
+    stats_views_destroy(&r->views);
+    free(r);
 }

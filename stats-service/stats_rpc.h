@@ -9,8 +9,17 @@
 /* The service name the health check answers for. */
 #define STATS_SERVICE_NAME "stats.Stats"
 
+typedef struct stats_rpc stats_rpc;
+
+/* Handlers serving `store` (which must outlive them); NULL when out of
+ * memory. */
+stats_rpc *stats_rpc_create(stats_store *store);
+
 /* Register the three methods and the health service name on a server that
- * has not been started yet. The store must outlive the server. */
-void stats_rpc_register(rpc_server *srv, stats_store *store);
+ * has not been started yet. */
+void stats_rpc_register(stats_rpc *r, rpc_server *srv);
+
+/* After the server is destroyed. */
+void stats_rpc_free(stats_rpc *r);
 
 #endif

@@ -4,13 +4,15 @@
  * One uthash entry per distinct n, all under one mutex: recording is a hash
  * lookup and a few additions, so the lock is held for well under a
  * microsecond. A snapshot copies the entries out under the lock and sorts
- * them by n after releasing it. */
+ * them by n after releasing it. Every change bumps a version number, so a
+ * reader can tell whether an earlier snapshot is still current. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
 
 #include "stats_senders.h"
+#include "stats_sort.h"
 #include "stats_store.h"
 
 /* Durations are summed in 128 bits: 2^64 requests of 2^63 ns each fit, so
@@ -32,6 +34,7 @@ struct stats_store {
     pthread_mutex_t lock;
     entry          *entries;    /* uthash keyed by n */
     uint64_t        total;
+    uint64_t        version;    /* bumped by every change */
     stats_senders  *senders;
 };
 
@@ -95,6 +98,7 @@ static void entry_add(stats_store *s, entry *e, const stats_record *r,
     if (r->cache == STATS_CACHE_HIT) e->hits = sat_add(e->hits, times);
     else if (r->cache == STATS_CACHE_MISS) e->misses = sat_add(e->misses, times);
     s->total = sat_add(s->total, times);
+    s->version++;
 }
 
 stats_result stats_store_record_many(stats_store *s, const stats_record *r,
@@ -186,11 +190,6 @@ static void row_from_entry(stats_row *row, const entry *e) {
     row->cache_misses = e->misses;
 }
 
-static int row_cmp(const void *a, const void *b) {
-    int32_t x = ((const stats_row *)a)->n, y = ((const stats_row *)b)->n;
-    return (x > y) - (x < y);
-}
-
 stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out) {
     const entry *e;
     size_t cap;
@@ -209,10 +208,23 @@ stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out) {
         if (e->count > 0) row_from_entry(&out->rows[out->len++], e);
     }
     out->total = s->total;
+    out->version = s->version;
     pthread_mutex_unlock(&s->lock);
 
-    qsort(out->rows, out->len, sizeof(*out->rows), row_cmp);
+    if (stats_sort_rows(&out->rows, out->len) != 0) {
+        stats_snapshot_free(out);
+        return STATS_NOMEM;
+    }
     return STATS_OK;
+}
+
+uint64_t stats_store_version(stats_store *s) {
+    uint64_t v;
+
+    pthread_mutex_lock(&s->lock);
+    v = s->version;
+    pthread_mutex_unlock(&s->lock);
+    return v;
 }
 
 void stats_snapshot_free(stats_snapshot *snap) {

@@ -47,6 +47,7 @@ typedef struct {
 /* A copy of the store, rows sorted by n. */
 typedef struct {
     uint64_t   total;           /* requests over all n */
+    uint64_t   version;         /* the store's version it was taken at */
     stats_row *rows;
     size_t     len;
 } stats_snapshot;
@@ -93,5 +94,9 @@ size_t stats_store_senders(stats_store *s);
  * STATS_NOMEM leaves *out empty. */
 stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out);
 void stats_snapshot_free(stats_snapshot *snap);
+
+/* A number that changes whenever anything is recorded: a snapshot with this
+ * version is still current. */
+uint64_t stats_store_version(stats_store *s);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "../common/testutil.h"
 #include "../../../stats-service/stats_proto.h"
 
 START_TEST(test_sat_int32) {
@@ -117,20 +118,10 @@ START_TEST(test_response_empty) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("stats_proto");
-    TCase *tc = tcase_create("proto");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_sat_int32);
-    tcase_add_test(tc, test_cache_mapping);
-    tcase_add_test(tc, test_record_from_proto);
-    tcase_add_test(tc, test_response_saturates_and_is_exact);
-    tcase_add_test(tc, test_response_empty);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = {test_sat_int32,
+                            test_cache_mapping,
+                            test_record_from_proto,
+                            test_response_saturates_and_is_exact,
+                            test_response_empty};
+    return run_suite(one_case_suite("stats_proto", tests, 5));
 }

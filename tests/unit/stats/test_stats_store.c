@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/testutil.h"
 #include "../../../stats-service/stats_store.h"
 
 static stats_store *store;
@@ -440,11 +441,5 @@ static Suite *store_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(store_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(store_suite());
 }
