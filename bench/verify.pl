@@ -77,12 +77,20 @@ sub check_decimal {
     return undef;
 }
 
-sub fib_json {
-    my ($file, $n) = @_;
+# The JSON object in FILE, or (undef, what is wrong).
+sub json_file {
+    my ($file) = @_;
     my $body = slurp($file);
     my $j = eval { decode_json($body) };
-    return "not JSON: " . short($body) unless ref $j eq 'HASH';
-    return "no \"value\" in " . short($body) unless defined $j->{value};
+    return ref $j eq 'HASH' ? ($j) : (undef, "not a JSON object: " . short($body));
+}
+
+sub fib_json {
+    my ($file, $n) = @_;
+    my ($j, $err) = json_file($file);
+    return $err unless $j;
+    return "no \"value\" in " . short(encode_json($j))
+        unless defined $j->{value};
     return "\"n\" is " . ($j->{n} // 'missing') . ", want $n"
         if exists $j->{n} && $j->{n} != $n;
     if ($n <= 92 && $n > 0) {
@@ -147,9 +155,8 @@ sub grpc_fib {
 
 sub stats_json {
     my ($file, $count) = @_;
-    my $body = slurp($file);
-    my $j = eval { decode_json($body) };
-    return "not JSON: " . short($body) unless ref $j eq 'HASH';
+    my ($j, $err) = json_file($file);
+    return $err unless $j;
     my $list = $j->{fibonacci_stats};
     return "no fibonacci_stats array" unless ref $list eq 'ARRAY';
     return "fibonacci_stats has " . @$list . " entries, want $count"
