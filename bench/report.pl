@@ -225,10 +225,10 @@ print "\n";
 
 my $json = {
     meta    => \%meta,
-    cases   => [ map { my $e = $case{$_}; { %$e } } @order ],
+    cases   => [ map { +{ %{ $case{$_} } } } @order ],
     ratios  => \%ratios,
     targets => \@targets,
-    rss     => [ map { my $p = $proc{$_}; { %$p } } @procs ],
+    rss     => [ map { +{ %{ $proc{$_} } } } @procs ],
     ($soak ? (soak => $soak) : ()),
 };
 open my $fh, '>', $out or die "$out: $!\n";
