@@ -211,6 +211,7 @@ static void on_delivered(stats_sender *s) {
     }
     s->failures = 0;
     s->pending = 0;
+    s->done = 0;
 }
 
 /* A transient failure: warn (rate-limited) and return the backoff delay. */
@@ -246,6 +247,7 @@ static void on_rejected(stats_sender *s, const rpc_result *r) {
     }
     s->failures = 0;
     s->pending = 0;
+    s->done = 0;
 }
 
 static void *sender_main(void *arg) {
