@@ -1,0 +1,721 @@
+
+/*
+ * ngx_http_fib_call.c - the life of one gRPC call made for a request: one
+ * batch per attempt, transient failures retried after a backoff timer, the
+ * fib_timeout deadline timer, and cancellation when the request goes away.
+ */
+
+
+#include "ngx_http_fib_module.h"
+
+#include <grpc/byte_buffer_reader.h>
+
+#include "backoff.h"
+
+
+static ngx_int_t ngx_http_fib_call_alloc(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg);
+static void ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id);
+static void ngx_http_fib_call_release(ngx_http_fib_call_t *call);
+static ngx_int_t ngx_http_fib_call_reply(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, grpc_byte_buffer *bb);
+static ngx_int_t ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx,
+    grpc_status_code status);
+static ngx_int_t ngx_http_fib_call_failed(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, grpc_status_code status, ngx_str_t *details);
+static void ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx);
+static void ngx_http_fib_retry_handler(ngx_event_t *ev);
+static void ngx_http_fib_deadline_handler(ngx_event_t *ev);
+static void ngx_http_fib_cleanup(void *data);
+static void *ngx_http_fib_pb_alloc(void *data, size_t size);
+static void ngx_http_fib_pb_free(void *data, void *p);
+
+
+/* every call allocated and not yet freed, for exit_process */
+static ngx_queue_t  ngx_http_fib_calls = {
+    &ngx_http_fib_calls, &ngx_http_fib_calls
+};
+
+static uint64_t  ngx_http_fib_rng;
+
+
+ngx_http_fib_ctx_t *
+ngx_http_fib_ctx_get(ngx_http_request_t *r)
+{
+    ngx_http_fib_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
+
+    ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    const ProtobufCMessage *msg, ngx_http_fib_reply_pt reply)
+{
+    ngx_http_cleanup_t       *cln;
+    ngx_http_fib_loc_conf_t  *flcf;
+
+    flcf = ctx->conf;
+
+    if (flcf->channel == NULL) {
+        flcf->channel = ngx_http_fib_channel_get(&flcf->target,
+                                                 r->connection->log);
+        if (flcf->channel == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_fib_call_alloc(r, ctx, msg) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_fib_cleanup;
+    cln->data = ctx;
+
+    ctx->reply = reply;
+    ctx->start = ngx_current_msec;
+    ctx->deadline = ctx->start + flcf->timeout;
+
+    /* not cancelable: a graceful shutdown waits for the request */
+
+    ctx->deadline_ev.handler = ngx_http_fib_deadline_handler;
+    ctx->deadline_ev.data = ctx;
+    ctx->deadline_ev.log = r->connection->log;
+
+    ctx->retry_ev.handler = ngx_http_fib_retry_handler;
+    ctx->retry_ev.data = ctx;
+    ctx->retry_ev.log = r->connection->log;
+
+    if (ngx_http_fib_call_start(ctx) != NGX_OK) {
+        ngx_http_fib_call_finish(ctx);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_add_timer(&ctx->deadline_ev, flcf->timeout);
+
+    r->main->count++;
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_fib_call_alloc(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    const ProtobufCMessage *msg)
+{
+    size_t                len;
+    ngx_str_t             id;
+    ngx_http_fib_call_t  *call;
+
+    ngx_http_fib_request_id(r, &id);
+
+    len = protobuf_c_message_get_packed_size(msg);
+
+    call = ngx_alloc(sizeof(ngx_http_fib_call_t) + len + id.len,
+                     r->connection->log);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(call, sizeof(ngx_http_fib_call_t));
+
+    call->msg_len = protobuf_c_message_pack(msg, call->data);
+
+    call->id_len = id.len;
+    ngx_memcpy(call->data + call->msg_len, id.data, id.len);
+
+    call->md.key = grpc_slice_from_static_string("x-request-id");
+    call->md.value = grpc_slice_from_static_buffer(call->data + call->msg_len,
+                                                   id.len);
+    call->details = grpc_empty_slice();
+
+    call->ctx = ctx;
+    ctx->call = call;
+
+    ngx_queue_insert_tail(&ngx_http_fib_calls, &call->queue);
+
+    return NGX_OK;
+}
+
+
+/* the client's X-Request-ID if it is a usable metadata value, or nginx's */
+
+static void
+ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    u_char                    *p;
+    ngx_uint_t                 i;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_variable_value_t *vv;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    part = &r->main->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("X-Request-ID") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-ID",
+                               sizeof("X-Request-ID") - 1) != 0
+            || h[i].value.len == 0
+            || h[i].value.len > NGX_HTTP_FIB_REQUEST_ID_MAX)
+        {
+            continue;
+        }
+
+        for (p = h[i].value.data; p < h[i].value.data + h[i].value.len; p++) {
+            if (*p < 0x20 || *p > 0x7e) {
+                break;
+            }
+        }
+
+        if (p == h[i].value.data + h[i].value.len) {
+            *id = h[i].value;
+            return;
+        }
+    }
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
+
+    vv = ngx_http_get_indexed_variable(r->main, fmcf->request_id_index);
+
+    if (vv == NULL || vv->not_found) {
+        ngx_str_null(id);
+        return;
+    }
+
+    id->len = vv->len;
+    id->data = vv->data;
+}
+
+
+ngx_int_t
+ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
+{
+    grpc_op               ops[6], *op;
+    grpc_slice            slice;
+    ngx_msec_int_t        left;
+    grpc_call_error       err;
+    ngx_http_request_t   *r;
+    ngx_http_fib_call_t  *call;
+
+    r = ctx->request;
+    call = ctx->call;
+
+    left = (ngx_msec_int_t) (ctx->deadline - ngx_current_msec);
+    if (left <= 0) {
+        left = 1;
+    }
+
+    call->call = ngx_http_fib_channel_call(ctx->conf->channel,
+                                           ctx->conf->method, left);
+    if (call->call == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "fib: grpc_channel_create_registered_call() failed");
+        return NGX_ERROR;
+    }
+
+    slice = grpc_slice_from_static_buffer(call->data, call->msg_len);
+    call->send = grpc_raw_byte_buffer_create(&slice, 1);
+
+    ngx_memzero(ops, sizeof(ops));
+    op = ops;
+
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = call->id_len ? 1 : 0;
+    op->data.send_initial_metadata.metadata = &call->md;
+    op++;
+
+    op->op = GRPC_OP_SEND_MESSAGE;
+    op->data.send_message.send_message = call->send;
+    op++;
+
+    op->op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    op++;
+
+    op->op = GRPC_OP_RECV_INITIAL_METADATA;
+    op->data.recv_initial_metadata.recv_initial_metadata = &call->initial_md;
+    op++;
+
+    op->op = GRPC_OP_RECV_MESSAGE;
+    op->data.recv_message.recv_message = &call->recv;
+    op++;
+
+    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op->data.recv_status_on_client.trailing_metadata = &call->trailing_md;
+    op->data.recv_status_on_client.status = &call->status;
+    op->data.recv_status_on_client.status_details = &call->details;
+    op++;
+
+    err = grpc_call_start_batch(call->call, ops, op - ops, call, NULL);
+
+    if (err != GRPC_CALL_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "fib: grpc_call_start_batch() failed: %d", (int) err);
+        ngx_http_fib_call_release(call);
+        return NGX_ERROR;
+    }
+
+    ctx->attempts++;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fib: call %p attempt %ui, %M ms left",
+                   call, ctx->attempts, (ngx_msec_t) left);
+
+    return NGX_OK;
+}
+
+
+/* a completion taken from the queue by the event loop */
+
+void
+ngx_http_fib_call_done(ngx_http_fib_call_t *call)
+{
+    ngx_int_t            rc;
+    ngx_str_t            details;
+    grpc_status_code     status;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_http_fib_ctx_t  *ctx;
+
+    ctx = call->ctx;
+
+    if (ctx == NULL) {
+        /* the request went away and cancelled the call */
+        ngx_http_fib_call_free(call);
+        return;
+    }
+
+    r = ctx->request;
+    c = r->connection;
+
+    status = call->success ? call->status : GRPC_STATUS_INTERNAL;
+
+    ctx->status = status;
+    ctx->has_status = 1;
+    ctx->upstream_time = ngx_current_msec - ctx->start;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "fib: call %p done, attempt %ui, status %s",
+                   call, ctx->attempts, ngx_http_fib_status_name(status));
+
+    if (status == GRPC_STATUS_OK && call->recv) {
+        rc = ngx_http_fib_call_reply(r, ctx, call->recv);
+
+    } else if (ngx_http_fib_call_retry(ctx, status) == NGX_OK) {
+        return;
+
+    } else {
+        details.len = GRPC_SLICE_LENGTH(call->details);
+        details.data = GRPC_SLICE_START_PTR(call->details);
+
+        if (status == GRPC_STATUS_OK) {
+            status = GRPC_STATUS_INTERNAL;
+            ngx_str_set(&details, "no reply message");
+        }
+
+        rc = ngx_http_fib_call_failed(r, ctx, status, &details);
+    }
+
+    ngx_http_fib_call_finish(ctx);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    grpc_byte_buffer *bb)
+{
+    ngx_int_t                rc;
+    grpc_slice               slice;
+    grpc_byte_buffer_reader  reader;
+
+    if (bb->type == GRPC_BB_RAW
+        && bb->data.raw.compression == GRPC_COMPRESS_NONE
+        && bb->data.raw.slice_buffer.count == 1)
+    {
+        slice = grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
+
+    } else {
+        if (!grpc_byte_buffer_reader_init(&reader, bb)) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "fib: cannot read the reply message");
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        slice = grpc_byte_buffer_reader_readall(&reader);
+        grpc_byte_buffer_reader_destroy(&reader);
+    }
+
+    rc = ctx->reply(r, ctx, GRPC_SLICE_START_PTR(slice),
+                    GRPC_SLICE_LENGTH(slice));
+
+    grpc_slice_unref(slice);
+
+    return rc;
+}
+
+
+/*
+ * UNAVAILABLE, and DEADLINE_EXCEEDED of one attempt while fib_timeout has
+ * time left, are tried again after a backoff, if the backoff ends in time.
+ */
+
+static ngx_int_t
+ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx, grpc_status_code status)
+{
+    ngx_msec_t                delay;
+    ngx_msec_int_t            left;
+    backoff_policy            policy;
+    ngx_http_request_t       *r;
+    ngx_http_fib_loc_conf_t  *flcf;
+
+    r = ctx->request;
+    flcf = ctx->conf;
+    left = (ngx_msec_int_t) (ctx->deadline - ngx_current_msec);
+
+    if (status != GRPC_STATUS_UNAVAILABLE
+        && (status != GRPC_STATUS_DEADLINE_EXCEEDED || ctx->timed_out))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ctx->attempts > flcf->retries || left <= 0) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_fib_rng == 0) {
+        ngx_http_fib_rng = backoff_seed();
+    }
+
+    policy.base = flcf->backoff_base;
+    policy.max = flcf->backoff_max;
+    policy.multiplier = 2.0;
+    policy.jitter = 0.5;
+
+    delay = (ngx_msec_t) backoff_delay(&policy, (unsigned) ctx->attempts,
+                                       &ngx_http_fib_rng);
+
+    if ((ngx_msec_int_t) delay >= left) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "fib: attempt %ui of %ui failed with %s \"%*s\", "
+                  "retrying in %M ms",
+                  ctx->attempts, flcf->retries + 1,
+                  ngx_http_fib_status_name(status),
+                  GRPC_SLICE_LENGTH(ctx->call->details),
+                  GRPC_SLICE_START_PTR(ctx->call->details),
+                  delay);
+
+    ngx_http_fib_call_release(ctx->call);
+
+    ngx_add_timer(&ctx->retry_ev, delay);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fib_retry_handler(ngx_event_t *ev)
+{
+    ngx_str_t            details;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_http_fib_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    if (ngx_http_fib_call_start(ctx) == NGX_OK) {
+        return;
+    }
+
+    ngx_str_set(&details, "cannot start a call");
+
+    ngx_http_fib_call_finish(ctx);
+    ngx_http_finalize_request(r, ngx_http_fib_call_failed(r, ctx,
+                                                   GRPC_STATUS_INTERNAL,
+                                                   &details));
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_fib_deadline_handler(ngx_event_t *ev)
+{
+    ngx_str_t             details;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
+    ngx_http_fib_ctx_t   *ctx;
+    ngx_http_fib_call_t  *call;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+    call = ctx->call;
+
+    ctx->timed_out = 1;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "fib: fib_timeout expired");
+
+    if (call && call->call) {
+        /* the completion follows with DEADLINE_EXCEEDED */
+        grpc_call_cancel_with_status(call->call,
+                                     GRPC_STATUS_DEADLINE_EXCEEDED,
+                                     "fib_timeout expired", NULL);
+        return;
+    }
+
+    /* waiting to retry */
+
+    ctx->status = GRPC_STATUS_DEADLINE_EXCEEDED;
+    ctx->has_status = 1;
+    ctx->upstream_time = ngx_current_msec - ctx->start;
+
+    ngx_str_set(&details, "fib_timeout expired");
+
+    ngx_http_fib_call_finish(ctx);
+    ngx_http_finalize_request(r, ngx_http_fib_call_failed(r, ctx,
+                                           GRPC_STATUS_DEADLINE_EXCEEDED,
+                                           &details));
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_fib_call_failed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    grpc_status_code status, ngx_str_t *details)
+{
+    ngx_str_t   message;
+    ngx_uint_t  code, level;
+
+    code = ngx_http_fib_http_status(status);
+    level = (code == NGX_HTTP_BAD_REQUEST) ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "fib: %s failed with %s \"%V\" after %ui attempt%s",
+                  ctx->conf->method == NGX_HTTP_FIB_GET_FIB
+                  ? "GetFib" : "GetStats",
+                  ngx_http_fib_status_name(status), details,
+                  ctx->attempts, ctx->attempts == 1 ? "" : "s");
+
+    message = *details;
+
+    if (message.len == 0) {
+        message.data = (u_char *) ngx_http_fib_status_name(status);
+        message.len = ngx_strlen(message.data);
+    }
+
+    return ngx_http_fib_send_error(r, code, status, &message);
+}
+
+
+/* after the last attempt: no timers, no tag */
+
+static void
+ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx)
+{
+    if (ctx->deadline_ev.timer_set) {
+        ngx_del_timer(&ctx->deadline_ev);
+    }
+
+    if (ctx->retry_ev.timer_set) {
+        ngx_del_timer(&ctx->retry_ev);
+    }
+
+    if (ctx->call) {
+        ngx_http_fib_call_free(ctx->call);
+        ctx->call = NULL;
+    }
+}
+
+
+static void
+ngx_http_fib_cleanup(void *data)
+{
+    ngx_http_fib_ctx_t *ctx = data;
+
+    ngx_http_fib_call_t  *call;
+
+    call = ctx->call;
+
+    if (call && call->call) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "fib: request finished before the gRPC call, "
+                      "cancelling it");
+
+        /* the tag is freed when the cancelled call completes */
+
+        call->ctx = NULL;
+        ctx->call = NULL;
+
+        grpc_call_cancel(call->call, NULL);
+    }
+
+    ngx_http_fib_call_finish(ctx);
+}
+
+
+static void
+ngx_http_fib_call_release(ngx_http_fib_call_t *call)
+{
+    if (call->call) {
+        grpc_call_unref(call->call);
+        call->call = NULL;
+    }
+
+    if (call->send) {
+        grpc_byte_buffer_destroy(call->send);
+        call->send = NULL;
+    }
+
+    if (call->recv) {
+        grpc_byte_buffer_destroy(call->recv);
+        call->recv = NULL;
+    }
+
+    grpc_slice_unref(call->details);
+    call->details = grpc_empty_slice();
+
+    grpc_metadata_array_destroy(&call->initial_md);
+    grpc_metadata_array_destroy(&call->trailing_md);
+    grpc_metadata_array_init(&call->initial_md);
+    grpc_metadata_array_init(&call->trailing_md);
+}
+
+
+void
+ngx_http_fib_call_free(ngx_http_fib_call_t *call)
+{
+    ngx_http_fib_call_release(call);
+    ngx_queue_remove(&call->queue);
+    ngx_free(call);
+}
+
+
+/* exit_process: cancel what is in flight, free what is not */
+
+void
+ngx_http_fib_call_abort_all(void)
+{
+    ngx_queue_t          *q, *next;
+    ngx_http_fib_call_t  *call;
+
+    for (q = ngx_queue_head(&ngx_http_fib_calls);
+         q != ngx_queue_sentinel(&ngx_http_fib_calls);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        call = ngx_queue_data(q, ngx_http_fib_call_t, queue);
+
+        if (call->ctx) {
+            call->ctx->call = NULL;
+            call->ctx = NULL;
+        }
+
+        if (call->call) {
+            grpc_call_cancel(call->call, NULL);
+
+        } else {
+            ngx_http_fib_call_free(call);
+        }
+    }
+}
+
+
+void
+ngx_http_fib_protobuf_allocator(ngx_pool_t *pool,
+    ProtobufCAllocator *allocator)
+{
+    allocator->alloc = ngx_http_fib_pb_alloc;
+    allocator->free = ngx_http_fib_pb_free;
+    allocator->allocator_data = pool;
+}
+
+
+static void *
+ngx_http_fib_pb_alloc(void *data, size_t size)
+{
+    return ngx_palloc(data, size);
+}
+
+
+static void
+ngx_http_fib_pb_free(void *data, void *p)
+{
+    /* freed with the request pool */
+}
+
+
+/* GET and HEAD only; NGX_DECLINED when the method is one of them */
+
+ngx_int_t
+ngx_http_fib_check_method(ngx_http_request_t *r)
+{
+    ngx_int_t         rc;
+    ngx_str_t         message = ngx_string("method not allowed");
+    ngx_table_elt_t  *h;
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Allow");
+    ngx_str_set(&h->value, "GET, HEAD");
+
+    return ngx_http_fib_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   GRPC_STATUS_UNIMPLEMENTED, &message);
+}

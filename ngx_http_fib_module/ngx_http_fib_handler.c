@@ -1,0 +1,233 @@
+
+/*
+ * ngx_http_fib_handler.c - the fib_pass content handler: GET /fib?n=N is
+ * checked here, asked of fibonacci.Fibonacci/GetFib with exact=true, and
+ * answered {"n":N,"x":F,"value":"F"}, x only when F(n) fits int64.
+ */
+
+
+#include "ngx_http_fib_module.h"
+
+#include "fibonacci/fib.pb-c.h"
+
+
+static ngx_int_t ngx_http_fib_parse_n(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_str_t *err);
+static ngx_int_t ngx_http_fib_reply(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, u_char *data, size_t len);
+static ngx_int_t ngx_http_fib_decimal(u_char *p, size_t len, int64_t *x);
+
+
+ngx_int_t
+ngx_http_fib_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_str_t                     err;
+    ngx_http_fib_ctx_t           *ctx;
+    Fibonacci__FibonacciRequest   req = FIBONACCI__FIBONACCI_REQUEST__INIT;
+
+    rc = ngx_http_fib_check_method(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_fib_ctx_get(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_fib_parse_n(r, ctx, &err) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "fib: bad request: %V", &err);
+
+        return ngx_http_fib_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       GRPC_STATUS_INVALID_ARGUMENT, &err);
+    }
+
+    req.n = ctx->n;
+    req.exact = 1;
+
+    return ngx_http_fib_call_begin(r, ctx, &req.base, ngx_http_fib_reply);
+}
+
+
+/* n: a decimal integer from 0 to 2147483647, checked before any call */
+
+static ngx_int_t
+ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_str_t *err)
+{
+    u_char     *p, *last;
+    int64_t     n;
+    ngx_str_t   value;
+    ngx_uint_t  negative;
+
+    if (ngx_http_arg(r, (u_char *) "n", 1, &value) != NGX_OK) {
+        ngx_str_set(err, "missing query parameter n");
+        return NGX_ERROR;
+    }
+
+    if (value.len == 0) {
+        ngx_str_set(err, "n is empty");
+        return NGX_ERROR;
+    }
+
+    p = value.data;
+    last = p + value.len;
+    negative = 0;
+
+    if (*p == '-') {
+        negative = 1;
+        p++;
+    }
+
+    if (p == last) {
+        ngx_str_set(err, "n must be a decimal integer");
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            ngx_str_set(err, "n must be a decimal integer");
+            return NGX_ERROR;
+        }
+
+        if (n <= NGX_MAX_INT32_VALUE) {
+            n = n * 10 + (*p - '0');
+        }
+    }
+
+    if (negative && n != 0) {
+        ngx_str_set(err, "n must be non-negative");
+        return NGX_ERROR;
+    }
+
+    if (n > NGX_MAX_INT32_VALUE) {
+        ngx_str_set(err, "n is too large (max 2147483647)");
+        return NGX_ERROR;
+    }
+
+    ctx->n = (int32_t) n;
+    ctx->has_n = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Any server of the original contract will do: one that sends only x
+ * (proto3 leaves it out when zero) gets its value derived from x.
+ */
+
+static ngx_int_t
+ngx_http_fib_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    u_char *data, size_t len)
+{
+    size_t                         vlen;
+    u_char                        *value, xbuf[NGX_INT64_LEN];
+    int64_t                        x;
+    ngx_buf_t                     *b;
+    ngx_str_t                      err;
+    ngx_int_t                      fits;
+    ProtobufCAllocator             allocator;
+    Fibonacci__FibonacciResponse  *resp;
+
+    ngx_http_fib_protobuf_allocator(r->pool, &allocator);
+
+    resp = fibonacci__fibonacci_response__unpack(&allocator, len, data);
+
+    if (resp == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fib: GetFib sent a reply that does not parse as "
+                      "FibonacciResponse (%uz bytes)", len);
+
+        ngx_str_set(&err, "unparseable reply from the Fibonacci service");
+        return ngx_http_fib_send_error(r, NGX_HTTP_BAD_GATEWAY,
+                                       GRPC_STATUS_INTERNAL, &err);
+    }
+
+    if (resp->value && resp->value[0]) {
+        value = (u_char *) resp->value;
+        vlen = ngx_strlen(value);
+
+        fits = ngx_http_fib_decimal(value, vlen, &x);
+
+        if (fits == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "fib: GetFib sent a value that is not a decimal "
+                          "number: \"%*s\"", ngx_min(vlen, 64), value);
+
+            ngx_str_set(&err, "invalid value from the Fibonacci service");
+            return ngx_http_fib_send_error(r, NGX_HTTP_BAD_GATEWAY,
+                                           GRPC_STATUS_INTERNAL, &err);
+        }
+
+    } else {
+        x = resp->x;
+        value = xbuf;
+        vlen = ngx_sprintf(xbuf, "%L", x) - xbuf;
+        fits = NGX_OK;
+    }
+
+    b = ngx_create_temp_buf(r->pool, sizeof("{\"n\":,\"x\":,\"value\":\"\"}")
+                                     + NGX_INT32_LEN + NGX_INT64_LEN + vlen);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"n\":%D", ctx->n);
+
+    if (fits == NGX_OK) {
+        b->last = ngx_sprintf(b->last, ",\"x\":%L", x);
+    }
+
+    b->last = ngx_cpymem(b->last, ",\"value\":\"", sizeof(",\"value\":\"") - 1);
+    b->last = ngx_cpymem(b->last, value, vlen);
+    *b->last++ = '"';
+    *b->last++ = '}';
+
+    return ngx_http_fib_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+/*
+ * NGX_OK and *x set if p is a decimal that fits int64, NGX_DECLINED if
+ * it is a larger decimal, NGX_ERROR if it is not a decimal at all.
+ */
+
+static ngx_int_t
+ngx_http_fib_decimal(u_char *p, size_t len, int64_t *x)
+{
+    size_t     i;
+    uint64_t   v;
+    ngx_int_t  rc;
+
+    rc = NGX_OK;
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            if (v > (uint64_t) (INT64_MAX - (p[i] - '0')) / 10) {
+                rc = NGX_DECLINED;
+
+            } else {
+                v = v * 10 + (p[i] - '0');
+            }
+        }
+    }
+
+    *x = (int64_t) v;
+
+    return rc;
+}

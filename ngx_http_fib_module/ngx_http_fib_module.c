@@ -1,0 +1,298 @@
+
+/*
+ * ngx_http_fib_module.c - the directive table, the configuration (create,
+ * merge, directive handlers) and the module hooks of ngx_http_fib_module.
+ * The work itself lives in the files beside this one.
+ */
+
+
+#include "ngx_http_fib_module.h"
+
+
+static ngx_int_t ngx_http_fib_preconfiguration(ngx_conf_t *cf);
+static void *ngx_http_fib_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_fib_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fib_retry_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_fib_init_process(ngx_cycle_t *cycle);
+static void ngx_http_fib_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_http_fib_retries_bounds = {
+    ngx_conf_check_num_bounds, 0, 100
+};
+
+
+static ngx_command_t  ngx_http_fib_commands[] = {
+
+    { ngx_string("fib_pass"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fib_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fib_stats_pass"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fib_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fib_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, timeout),
+      NULL },
+
+    { ngx_string("fib_retries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, retries),
+      &ngx_http_fib_retries_bounds },
+
+    { ngx_string("fib_retry_backoff"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_fib_retry_backoff,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_fib_module_ctx = {
+    ngx_http_fib_preconfiguration,         /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_fib_create_main_conf,         /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_fib_create_loc_conf,          /* create location configuration */
+    ngx_http_fib_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_fib_module = {
+    NGX_MODULE_V1,
+    &ngx_http_fib_module_ctx,              /* module context */
+    ngx_http_fib_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_fib_init_process,             /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_fib_exit_process,             /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_fib_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_str_t                  name = ngx_string("request_id");
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+
+    fmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
+    if (fmcf->request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_fib_add_variables(cf);
+}
+
+
+static void *
+ngx_http_fib_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fib_main_conf_t));
+    if (fmcf == NULL) {
+        return NULL;
+    }
+
+    fmcf->request_id_index = NGX_ERROR;
+
+    return fmcf;
+}
+
+
+static void *
+ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_fib_loc_conf_t  *flcf;
+
+    flcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fib_loc_conf_t));
+    if (flcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     flcf->target = { 0, NULL };
+     *     flcf->method = 0;
+     *     flcf->channel = NULL;
+     */
+
+    flcf->timeout = NGX_CONF_UNSET_MSEC;
+    flcf->retries = NGX_CONF_UNSET_UINT;
+    flcf->backoff_base = NGX_CONF_UNSET_MSEC;
+    flcf->backoff_max = NGX_CONF_UNSET_MSEC;
+
+    return flcf;
+}
+
+
+static char *
+ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_fib_loc_conf_t *prev = parent;
+    ngx_http_fib_loc_conf_t *conf = child;
+
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 5000);
+    ngx_conf_merge_uint_value(conf->retries, prev->retries, 3);
+
+    if (conf->backoff_base == NGX_CONF_UNSET_MSEC) {
+
+        if (prev->backoff_base == NGX_CONF_UNSET_MSEC) {
+            conf->backoff_base = 50;
+            conf->backoff_max = 1000;
+
+        } else {
+            conf->backoff_base = prev->backoff_base;
+            conf->backoff_max = prev->backoff_max;
+        }
+    }
+
+    if (conf->timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fib_timeout\" must be greater than zero");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fib_loc_conf_t *flcf = conf;
+
+    char                      *err;
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (flcf->target.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_fib_target_valid(&value[1], &err) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid target \"%V\" in \"%V\": %s",
+                           &value[1], &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" conflicts with another content handler "
+                           "in this location", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    flcf->target = value[1];
+
+    if (cmd->name.len == sizeof("fib_pass") - 1) {
+        flcf->method = NGX_HTTP_FIB_GET_FIB;
+        clcf->handler = ngx_http_fib_handler;
+
+    } else {
+        flcf->method = NGX_HTTP_FIB_GET_STATS;
+        clcf->handler = ngx_http_fib_stats_handler;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fib_retry_backoff(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fib_loc_conf_t *flcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   base, max;
+
+    if (flcf->backoff_base != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    base = ngx_parse_time(&value[1], 0);
+    if (base == (ngx_msec_t) NGX_ERROR || base == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid base delay \"%V\" in \"%V\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    max = base > 1000 ? base : 1000;
+
+    if (cf->args->nelts == 3) {
+        max = ngx_parse_time(&value[2], 0);
+        if (max == (ngx_msec_t) NGX_ERROR || max < base) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid maximum delay \"%V\" in \"%V\", "
+                               "it must be a time not less than \"%V\"",
+                               &value[2], &cmd->name, &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    flcf->backoff_base = base;
+    flcf->backoff_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fib_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_fib_grpc_init(cycle->log);
+}
+
+
+static void
+ngx_http_fib_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_fib_grpc_exit(cycle->log);
+}

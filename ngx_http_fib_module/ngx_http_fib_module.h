@@ -1,0 +1,151 @@
+
+/*
+ * ngx_http_fib_module.h - types shared by the files of ngx_http_fib_module:
+ * the location configuration, the per-request context, the per-call tag
+ * that outlives a request, and the functions each file offers the others.
+ */
+
+
+#ifndef _NGX_HTTP_FIB_MODULE_H_INCLUDED_
+#define _NGX_HTTP_FIB_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
+
+
+#define NGX_HTTP_FIB_GET_FIB         0
+#define NGX_HTTP_FIB_GET_STATS       1
+#define NGX_HTTP_FIB_NMETHODS        2
+
+/* request ids longer than this are replaced by nginx's $request_id */
+#define NGX_HTTP_FIB_REQUEST_ID_MAX  128
+
+/* enough for any double printed with %.17g */
+#define NGX_HTTP_FIB_DOUBLE_LEN      32
+
+
+typedef struct ngx_http_fib_channel_s  ngx_http_fib_channel_t;
+typedef struct ngx_http_fib_call_s     ngx_http_fib_call_t;
+typedef struct ngx_http_fib_ctx_s      ngx_http_fib_ctx_t;
+
+/* builds the response from a reply message; returns an HTTP status */
+typedef ngx_int_t (*ngx_http_fib_reply_pt)(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, u_char *data, size_t len);
+
+
+typedef struct {
+    ngx_int_t                  request_id_index;
+} ngx_http_fib_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                  target;       /* fib_pass, fib_stats_pass */
+    ngx_uint_t                 method;
+    ngx_http_fib_channel_t    *channel;      /* set on first use */
+
+    ngx_msec_t                 timeout;
+    ngx_uint_t                 retries;
+    ngx_msec_t                 backoff_base;
+    ngx_msec_t                 backoff_max;
+} ngx_http_fib_loc_conf_t;
+
+
+/*
+ * One gRPC call and everything gRPC writes into while it runs.  Allocated
+ * with ngx_alloc(): a completion may arrive after the request is gone, so
+ * the request only borrows it (ctx == NULL once detached).
+ */
+struct ngx_http_fib_call_s {
+    ngx_http_fib_call_t       *next;         /* completed, not yet handled */
+    ngx_queue_t                queue;        /* every live call */
+    ngx_http_fib_ctx_t        *ctx;
+
+    grpc_call                 *call;         /* an attempt in flight */
+    int                        success;
+    grpc_status_code           status;
+    grpc_slice                 details;
+    grpc_metadata_array        initial_md;
+    grpc_metadata_array        trailing_md;
+    grpc_byte_buffer          *send;
+    grpc_byte_buffer          *recv;
+    grpc_metadata              md;
+
+    size_t                     msg_len;
+    size_t                     id_len;
+    u_char                     data[1];      /* message, then request id */
+};
+
+
+struct ngx_http_fib_ctx_s {
+    ngx_http_request_t        *request;
+    ngx_http_fib_loc_conf_t   *conf;
+    ngx_http_fib_call_t       *call;
+    ngx_http_fib_reply_pt      reply;
+
+    int32_t                    n;
+    ngx_uint_t                 attempts;
+    grpc_status_code           status;
+
+    ngx_msec_t                 start;
+    ngx_msec_t                 deadline;
+    ngx_msec_t                 upstream_time;
+
+    ngx_event_t                deadline_ev;
+    ngx_event_t                retry_ev;
+
+    unsigned                   has_n:1;
+    unsigned                   has_status:1;
+    unsigned                   timed_out:1;
+};
+
+
+/* ngx_http_fib_grpc.c: the per-process gRPC runtime */
+ngx_int_t ngx_http_fib_grpc_init(ngx_log_t *log);
+void ngx_http_fib_grpc_exit(ngx_log_t *log);
+ngx_http_fib_channel_t *ngx_http_fib_channel_get(ngx_str_t *target,
+    ngx_log_t *log);
+grpc_call *ngx_http_fib_channel_call(ngx_http_fib_channel_t *ch,
+    ngx_uint_t method, ngx_msec_t timeout);
+ngx_int_t ngx_http_fib_target_valid(ngx_str_t *target, char **err);
+
+/* ngx_http_fib_call.c: one call with retries, timers and cancellation */
+ngx_http_fib_ctx_t *ngx_http_fib_ctx_get(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_call_begin(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg,
+    ngx_http_fib_reply_pt reply);
+ngx_int_t ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx);
+void ngx_http_fib_call_done(ngx_http_fib_call_t *call);
+void ngx_http_fib_call_free(ngx_http_fib_call_t *call);
+void ngx_http_fib_call_abort_all(void);
+void ngx_http_fib_protobuf_allocator(ngx_pool_t *pool,
+    ProtobufCAllocator *allocator);
+ngx_int_t ngx_http_fib_check_method(ngx_http_request_t *r);
+
+/* ngx_http_fib_handler.c, ngx_http_fib_stats.c: content handlers */
+ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_stats_handler(ngx_http_request_t *r);
+
+/* ngx_http_fib_json.c: JSON responses */
+ngx_int_t ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b);
+ngx_int_t ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    grpc_status_code code, ngx_str_t *message);
+ngx_uint_t ngx_http_fib_http_status(grpc_status_code code);
+const char *ngx_http_fib_status_name(grpc_status_code code);
+size_t ngx_http_fib_json_escape_len(u_char *src, size_t len);
+u_char *ngx_http_fib_json_escape(u_char *dst, u_char *src, size_t len);
+u_char *ngx_http_fib_json_double(u_char *p, double d);
+
+/* ngx_http_fib_variables.c */
+ngx_int_t ngx_http_fib_add_variables(ngx_conf_t *cf);
+
+
+extern ngx_module_t  ngx_http_fib_module;
+
+
+#endif /* _NGX_HTTP_FIB_MODULE_H_INCLUDED_ */
