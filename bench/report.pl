@@ -148,7 +148,7 @@ if ($meta{soak}) {
             growth_kb => $b->{rss_kb} - $a->{rss_kb} };
     }
     for my $s (@{ $soak // [] }) {
-        target("RSS growth over $meta{soak} requests (kB): $s->{process}",
+        target("RSS growth (kB) over the soak: $s->{process}",
             1, $s->{growth_kb}, '<= 1024 (noise)', $s->{growth_kb} <= 1024);
     }
 }
