@@ -50,6 +50,16 @@ for (lines('status.tsv')) {
     $e->{status} = $st;
     $e->{reason} = $why if length($why // '');
 }
+# Table order: by nginx worker count (case 5, without nginx, after the
+# first group), then by case.
+my @case_order = qw(1 1b 2 3 4 5 6c 6w 7 soak);
+my %rank = map { $case_order[$_] => $_ } 0 .. $#case_order;
+@order = sort {
+    my ($x, $y) = map { my ($c, $w) = split /\|/; [ $w eq '-' ? 1.5 : $w,
+        $rank{$c} // 99 ] } $a, $b;
+    $x->[0] <=> $y->[0] or $x->[1] <=> $y->[1]
+} @order;
+
 for (lines('results.jsonl')) {
     my $r = decode_json($_);
     my $e = $case{"$r->{case}|$r->{workers}"} or next;
@@ -172,10 +182,9 @@ printf "HTTP cases: wrk -t%d -c%d -d%ds after a %ds warm-up; case 5: h2load "
     . "No CPU pinning: load generator, nginx and daemons share the cores.\n\n",
     @meta{qw(threads connections duration warmup h2_clients h2_streams
     duration runs)};
-printf "%-4s %-3s %12s %9s %9s %9s %9s  %s\n",
-    'case', 'wrk', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'runs', 'what';
-printf "%-4s %-3s %12s %9s %9s %9s %9s  %s\n",
-    '', 'w', '', '', '', '', '', '(w = nginx worker_processes)';
+print "w = nginx worker_processes (- = no nginx)\n";
+printf "%-4s %-3s %12s %9s %9s %9s %5s  %s\n",
+    'case', 'w', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'runs', 'what';
 for my $k (@order) {
     my $e = $case{$k};
     my $m = $e->{median} // {};
@@ -184,7 +193,7 @@ for my $k (@order) {
             uc $e->{status}, $e->{title}, $e->{reason} // '';
         next;
     }
-    printf "%-4s %-3s %12s %9s %9s %9s %9d  %s\n", $e->{case}, $e->{workers},
+    printf "%-4s %-3s %12s %9s %9s %9s %5d  %s\n", $e->{case}, $e->{workers},
         num($m->{rps}, '%.0f'), ms($m->{p50_us}), ms($m->{p99_us}),
         ms($m->{p999_us}), scalar @{ $e->{runs} }, $e->{title};
 }
