@@ -292,6 +292,10 @@ int flags_parse(int argc, char **argv, const flag_def *defs,
     return 0;
 }
 
+int flags_parse_duration(const char *s, long long *ns) {
+    return parse_duration(s, ns) == 0 ? 0 : -1;
+}
+
 int flags_ncpu(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;

@@ -35,6 +35,11 @@ typedef struct {
 int flags_parse(int argc, char **argv, const flag_def *defs,
                 const char *prog, const char *version, const char *summary);
 
+/* Parse a duration as FLAG_DURATION does ("250ms", "1m30s", "0") into
+ * nanoseconds; 0 on success, -1 if malformed or out of range. For tools
+ * that parse their own arguments (fibctl). */
+int flags_parse_duration(const char *s, long long *ns);
+
 /* Number of online cores, at least 1. */
 int flags_ncpu(void);
 

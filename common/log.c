@@ -82,9 +82,28 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     return len;
 }
 
+/* The JSON form of the character at s[0] (n bytes left): points *out at the
+ * bytes to write (esc[] when escaped), sets *olen, and returns how many input
+ * bytes they stand for. Invalid UTF-8 bytes become U+FFFD. */
+static size_t json_unit(const unsigned char *s, size_t n, char esc[8],
+                        const char **out, size_t *olen) {
+    unsigned char c = s[0];
+    size_t step = 1;
+    *out = esc;
+    *olen = 2;
+    if (c == '"' || c == '\\') { esc[0] = '\\'; esc[1] = (char)c; }
+    else if (c == '\n') *out = "\\n";
+    else if (c == '\r') *out = "\\r";
+    else if (c == '\t') *out = "\\t";
+    else if (c < 0x20) { snprintf(esc, 8, "\\u%04x", c); *olen = 6; }
+    else if (c < 0x80) { *out = (const char *)s; *olen = 1; }
+    else if ((step = utf8_len(s, n)) > 0) { *out = (const char *)s; *olen = step; }
+    else { *out = "\\ufffd"; *olen = 6; step = 1; }
+    return step;
+}
+
 /* Append `s` as a JSON string. When it does not fit, as much as fits is
- * written, the string is closed and the line marked truncated. Invalid
- * UTF-8 bytes become U+FFFD. */
+ * written, the string is closed and the line marked truncated. */
 static void put_json_str(log_line *l, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     if (l->truncated || l->len + 2 > LOG_CAP) {   /* both quotes */
@@ -94,23 +113,8 @@ static void put_json_str(log_line *l, const char *str, size_t n) {
     l->buf[l->len++] = '"';
     for (size_t i = 0; i < n;) {
         char esc[8];
-        const char *out = esc;
-        size_t olen, step = 1;
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\'; esc[1] = (char)c; olen = 2;
-        } else if (c == '\n') { out = "\\n"; olen = 2; }
-        else if (c == '\r') { out = "\\r"; olen = 2; }
-        else if (c == '\t') { out = "\\t"; olen = 2; }
-        else if (c < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c); olen = 6;
-        } else if (c < 0x80) {
-            out = (const char *)s + i; olen = 1;
-        } else if ((step = utf8_len(s + i, n - i)) > 0) {
-            out = (const char *)s + i; olen = step;
-        } else {
-            out = "\\ufffd"; olen = 6; step = 1;
-        }
+        const char *out;
+        size_t olen, step = json_unit(s + i, n - i, esc, &out, &olen);
         if (l->len + olen + 1 > LOG_CAP) {   /* keep room for the quote */
             l->truncated = true;
             break;
@@ -120,6 +124,19 @@ static void put_json_str(log_line *l, const char *str, size_t n) {
         i += step;
     }
     l->buf[l->len++] = '"';   /* room was kept above */
+}
+
+void log_json_fwrite(FILE *f, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    fputc('"', f);
+    for (size_t i = 0; i < n;) {
+        char esc[8];
+        const char *out;
+        size_t olen;
+        i += json_unit(s + i, n - i, esc, &out, &olen);
+        fwrite(out, 1, olen, f);
+    }
+    fputc('"', f);
 }
 
 /* ,"key": -- on failure the line is left as it was before the field. */

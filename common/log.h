@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define LOG_LINE_MAX 2048
 
@@ -65,5 +66,9 @@ void log_end(log_line *l);
 /* One-call form for lines with a single human-readable "msg" field. */
 void log_msg(log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Write n bytes of `s` to `f` as a JSON string literal, escaped as in log
+ * lines but with no length limit. For tools that print JSON (fibctl). */
+void log_json_fwrite(FILE *f, const char *s, size_t n);
 
 #endif

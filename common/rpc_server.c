@@ -23,7 +23,7 @@
 
 /* Posted requests per method per worker. Measured with h2load (16 conns x
  * 16 streams, 2 threads): see the commit message; more did not help. */
-#define REQUESTS_PER_METHOD 8
+#define REQUESTS_PER_METHOD 16
 #define HEALTH_METHOD "/grpc.health.v1.Health/Check"
 
 static void health_check(rpc_call *c, void *ud);

@@ -178,12 +178,22 @@ START_TEST(test_help_version) {
 }
 END_TEST
 
-START_TEST(test_ncpu) {
+START_TEST(test_ncpu_and_duration) {
+    long long ns;
     ck_assert_int_ge(flags_ncpu(), 1);
+    ck_assert_int_eq(flags_parse_duration("2h1ms", &ns), 0);
+    ck_assert_int_eq(ns, 7200001000000LL);
+    ck_assert_int_eq(flags_parse_duration("0", &ns), 0);
+    ck_assert_int_eq(ns, 0);
+    ck_assert_int_eq(flags_parse_duration("10", &ns), -1);
+    ck_assert_int_eq(flags_parse_duration("1x", &ns), -1);
+    ck_assert_int_eq(flags_parse_duration("", &ns), -1);
+    ck_assert_int_eq(flags_parse_duration("99999999999h", &ns), -1);
 }
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {test_defaults_and_values, test_env_fallback, test_errors, test_help_version, test_ncpu};
+    const TTest *tests[] = {test_defaults_and_values, test_env_fallback, test_errors, test_help_version,
+                            test_ncpu_and_duration};
     return run_suite(one_case_suite("flags", tests, 5));
 }

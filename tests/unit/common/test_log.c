@@ -117,7 +117,22 @@ START_TEST(test_truncation) {
 }
 END_TEST
 
+/* The FILE writer escapes the same way and never truncates. */
+START_TEST(test_json_fwrite) {
+    static char big[3 * LOG_LINE_MAX + 1];
+    memset(big, '7', sizeof(big) - 1);
+    capture c;
+    capture_start(&c, 1);
+    log_json_fwrite(stdout, "a\"b\\\n\x02\xc3", 7);
+    log_json_fwrite(stdout, big, strlen(big));
+    char *out = capture_end(&c);
+    ck_assert_int_eq(strncmp(out, "\"a\\\"b\\\\\\n\\u0002\\ufffd\"\"777", 26), 0);
+    ck_assert_uint_eq(strlen(out), 24 + 3 * LOG_LINE_MAX);
+    free(out);
+}
+END_TEST
+
 int main(void) {
-    const TTest *tests[] = {test_format, test_escaping, test_levels, test_truncation};
-    return run_suite(one_case_suite("log", tests, 4));
+    const TTest *tests[] = {test_format, test_escaping, test_levels, test_truncation, test_json_fwrite};
+    return run_suite(one_case_suite("log", tests, 5));
 }

@@ -1,0 +1,304 @@
+/* fibctl.c - command-line gRPC client for the fibonacci and stats services.
+ *
+ * Makes one call and prints one JSON line on stdout; the integration tests
+ * drive the daemons through it. Exit 0 on OK; 1 on a gRPC error, printed as
+ * {"code":"INVALID_ARGUMENT","message":"..."}; 2 on a usage error. */
+#include <errno.h>
+#include <grpc/grpc.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fibonacci/fib.pb-c.h"
+#include "flags.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "log.h"
+#include "rpc_client.h"
+#include "rpc_server.h"
+#include "stats/stats.pb-c.h"
+
+#define FIB_TARGET   "127.0.0.1:5001"
+#define STATS_TARGET "127.0.0.1:5002"
+
+static const char *target = "";
+static long long timeout_ns = 5000000000LL;
+static const char *request_id = NULL;
+
+static const flag_def defs[] = {
+    {"target", FLAG_STRING, &target, 0, 0, NULL,
+     "HOST:PORT to call; empty: " FIB_TARGET ", or " STATS_TARGET " for stats, record, batch"},
+    {"timeout", FLAG_DURATION, &timeout_ns, 1, 3600000000000LL, NULL, "deadline of the call"},
+    {"request-id", FLAG_STRING, &request_id, 0, 0, NULL, "x-request-id metadata to send"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const char *summary =
+    "Calls the fibonacci or stats service once and prints one JSON line.\n\n"
+    "Commands:\n"
+    "  getfib N [--exact]                 fibonacci.Fibonacci/GetFib\n"
+    "  stats                              stats.Stats/GetStats\n"
+    "  record N DURATION_NS               stats.Stats/RecordNo\n"
+    "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch (CACHE: hit, miss, bypass)\n"
+    "  health [SERVICE]                   grpc.health.v1.Health/Check\n"
+    "  raw METHOD HEXBYTES                any method, raw request and reply bytes\n\n"
+    "Exit status: 0 OK, 1 gRPC error ({\"code\":..,\"message\":..}), 2 usage error.";
+
+static grpc_channel *channel;
+
+static void usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "fibctl: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see --help)\n");
+    exit(2);
+}
+
+/* A decimal integer in [lo, hi], or a usage error naming `what`. */
+static long long parse_int(const char *s, long long lo, long long hi, const char *what) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+        fprintf(stderr, "fibctl: %s: '%s' is not an integer in %lld..%lld\n", what, s, lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
+static uint64_t parse_u64(const char *s, const char *what) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || *end != '\0' || errno == ERANGE) {
+        fprintf(stderr, "fibctl: %s: '%s' is not an unsigned integer\n", what, s);
+        exit(2);
+    }
+    return v;
+}
+
+/* Print a gRPC error as JSON and exit 1. */
+static void fail(rpc_result r) {
+        const char *msg = r.details ? r.details : "";
+        printf("{\"code\":\"%s\",\"message\":", rpc_status_name(r.status));
+        log_json_fwrite(stdout, msg, strlen(msg));
+        printf("}\n");
+        free(r.details);
+        exit(1);
+}
+
+/* Make the call; on a gRPC error print it and exit 1. */
+static ProtobufCMessage *call(const char *method, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *desc) {
+    ProtobufCMessage *reply = NULL;
+    rpc_result r = rpc_client_call(channel, method, req, desc, &reply, timeout_ns, request_id);
+    if (r.status != GRPC_STATUS_OK) {
+        fail(r);
+    }
+    free(r.details);
+    return reply;
+}
+
+/* The shortest %g form that reads back as the same double (as JSON
+ * encoders print numbers), so 0.0375 is not shown as 0.037499999999999999. */
+static void print_double(double v) {
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, stdout);
+}
+
+/* --- commands: each prints its JSON line ---------------------------------- */
+
+static void cmd_getfib(int argc, char **argv) {
+    Fibonacci__FibonacciRequest req = FIBONACCI__FIBONACCI_REQUEST__INIT;
+    const char *n = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--exact") == 0) req.exact = 1;
+        else if (n == NULL) n = argv[i];
+        else usage_error("getfib: unexpected argument '%s'", argv[i]);
+    }
+    if (n == NULL) usage_error("getfib needs N%s", "");
+    req.n = (int32_t)parse_int(n, INT32_MIN, INT32_MAX, "N");
+    Fibonacci__FibonacciResponse *res = (Fibonacci__FibonacciResponse *)call(
+        "/fibonacci.Fibonacci/GetFib", &req.base, &fibonacci__fibonacci_response__descriptor);
+    const char *sep = "";
+    printf("{");
+    if (res->x != 0) {
+        printf("\"x\":%" PRId64, res->x);
+        sep = ",";
+    }
+    if (res->value && res->value[0]) {
+        printf("%s\"value\":", sep);
+        log_json_fwrite(stdout, res->value, strlen(res->value));
+    }
+    printf("}\n");
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+}
+
+static void cmd_stats(int argc, char **argv) {
+    (void)argv;
+    if (argc != 0) usage_error("stats takes no arguments%s", "");
+    Google__Protobuf__Empty req = GOOGLE__PROTOBUF__EMPTY__INIT;
+    Stats__StatsResponse *res = (Stats__StatsResponse *)call(
+        "/stats.Stats/GetStats", &req.base, &stats__stats_response__descriptor);
+    printf("{\"total_requests\":%" PRId32 ",\"total_requests64\":%" PRIu64
+           ",\"fibonacci_stats\":[", res->total_requests, res->total_requests64);
+    for (size_t i = 0; i < res->n_fibonacci_stats; i++) {
+        const Stats__FibonacciStat *f = res->fibonacci_stats[i];
+        printf("%s{\"n\":%" PRId32 ",\"request_count\":%" PRId32 ",\"average_time_ms\":",
+               i ? "," : "", f->n, f->request_count);
+        print_double(f->average_time_ms);
+        printf(",\"request_count64\":%" PRIu64 ",\"min_duration_ns\":%" PRId64
+               ",\"max_duration_ns\":%" PRId64 ",\"total_duration_ns\":%" PRIu64
+               ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64 "}",
+               f->request_count64,
+               f->min_duration_ns, f->max_duration_ns, f->total_duration_ns, f->cache_hits,
+               f->cache_misses);
+    }
+    printf("]}\n");
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+}
+
+static void cmd_record(int argc, char **argv) {
+    if (argc != 2) usage_error("record needs N DURATION_NS%s", "");
+    Stats__RecordRequest req = STATS__RECORD_REQUEST__INIT;
+    req.n = (int32_t)parse_int(argv[0], INT32_MIN, INT32_MAX, "N");
+    req.duration = parse_int(argv[1], INT64_MIN, INT64_MAX, "DURATION_NS");
+    Stats__RecordResponse *res = (Stats__RecordResponse *)call(
+        "/stats.Stats/RecordNo", &req.base, &stats__record_response__descriptor);
+    printf("{\"success\":%s}\n", res->success ? "true" : "false");
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+}
+
+static Stats__CacheResult parse_cache(const char *s) {
+    if (strcmp(s, "hit") == 0) return STATS__CACHE_RESULT__CACHE_HIT;
+    if (strcmp(s, "miss") == 0) return STATS__CACHE_RESULT__CACHE_MISS;
+    if (strcmp(s, "bypass") == 0) return STATS__CACHE_RESULT__CACHE_BYPASS;
+    usage_error("batch: cache '%s' is not hit, miss or bypass", s);
+    return STATS__CACHE_RESULT__CACHE_UNSPECIFIED;
+}
+
+static void cmd_batch(int argc, char **argv) {
+    if (argc != 3) usage_error("batch needs SENDER SEQ N:DUR[,N:DUR...]%s", "");
+    Stats__RecordBatchRequest req = STATS__RECORD_BATCH_REQUEST__INIT;
+    req.sender = argv[0];
+    req.seq = parse_u64(argv[1], "SEQ");
+    char *list = strdup(argv[2]);
+    size_t cap = 1;
+    for (const char *p = list; *p; p++) cap += *p == ',';
+    Stats__RecordRequest *recs = calloc(cap, sizeof(*recs));
+    req.records = calloc(cap, sizeof(*req.records));
+    char *save = NULL;
+    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        Stats__RecordRequest *r = &recs[req.n_records];
+        *r = (Stats__RecordRequest)STATS__RECORD_REQUEST__INIT;
+        char *dur = strchr(item, ':');
+        if (dur == NULL) usage_error("batch: record '%s' is not N:DUR", item);
+        *dur++ = '\0';
+        char *cache = strchr(dur, ':');
+        if (cache) {
+            *cache++ = '\0';
+            r->cache = parse_cache(cache);
+        }
+        r->n = (int32_t)parse_int(item, INT32_MIN, INT32_MAX, "N");
+        r->duration = parse_int(dur, INT64_MIN, INT64_MAX, "DUR");
+        req.records[req.n_records++] = r;
+    }
+    Stats__RecordBatchResponse *res = (Stats__RecordBatchResponse *)call(
+        "/stats.Stats/RecordBatch", &req.base, &stats__record_batch_response__descriptor);
+    printf("{\"success\":%s,\"duplicate\":%s,\"recorded\":%" PRIu32 "}\n",
+           res->success ? "true" : "false", res->duplicate ? "true" : "false", res->recorded);
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+    free(req.records);
+    free(recs);
+    free(list);
+}
+
+static void cmd_health(int argc, char **argv) {
+    if (argc > 1) usage_error("health takes at most one SERVICE%s", "");
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    if (argc == 1) req.service = argv[0];
+    Grpc__Health__V1__HealthCheckResponse *res = (Grpc__Health__V1__HealthCheckResponse *)call(
+        "/grpc.health.v1.Health/Check", &req.base,
+        &grpc__health__v1__health_check_response__descriptor);
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+        &grpc__health__v1__health_check_response__serving_status__descriptor, res->status);
+    printf("{\"status\":\"%s\"}\n", v ? v->name : "UNKNOWN");
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static void cmd_raw(int argc, char **argv) {
+    if (argc != 2) usage_error("raw needs METHOD HEXBYTES%s", "");
+    size_t hlen = strlen(argv[1]);
+    if (hlen % 2) usage_error("raw: HEXBYTES '%s' has an odd length", argv[1]);
+    uint8_t *in = malloc(hlen / 2 + 1);
+    for (size_t i = 0; i < hlen / 2; i++) {
+        int hi = hexval(argv[1][2 * i]), lo = hexval(argv[1][2 * i + 1]);
+        if (hi < 0 || lo < 0) usage_error("raw: HEXBYTES '%s' is not hex", argv[1]);
+        in[i] = (uint8_t)(hi << 4 | lo);
+    }
+    uint8_t *out;
+    size_t out_len;
+    rpc_result r = rpc_client_call_raw(channel, argv[0], in, hlen / 2, &out, &out_len,
+                                       timeout_ns, request_id);
+    free(in);
+    if (r.status != GRPC_STATUS_OK) {
+        fail(r);
+    }
+    printf("{\"reply\":\"");
+    for (size_t i = 0; i < out_len; i++) printf("%02x", out[i]);
+    printf("\"}\n");
+    free(out);
+    free(r.details);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(int argc, char **argv);
+    const char *default_target;
+} commands[] = {
+    {"getfib", cmd_getfib, FIB_TARGET},
+    {"stats", cmd_stats, STATS_TARGET},
+    {"record", cmd_record, STATS_TARGET},
+    {"batch", cmd_batch, STATS_TARGET},
+    {"health", cmd_health, FIB_TARGET},
+    {"raw", cmd_raw, FIB_TARGET},
+};
+
+int main(int argc, char **argv) {
+    /* Global flags come before the command; all but --help/--version take
+     * a value, given as "--flag value" or "--flag=value". */
+    int cmd = 1;
+    while (cmd < argc && strncmp(argv[cmd], "--", 2) == 0) {
+        bool inline_value = strchr(argv[cmd], '=') != NULL ||
+                            strcmp(argv[cmd], "--help") == 0 ||
+                            strcmp(argv[cmd], "--version") == 0;
+        cmd += inline_value ? 1 : 2;
+    }
+    if (cmd > argc) cmd = argc;
+    int rc = flags_parse(cmd, argv, defs, "fibctl", VERSION, summary);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (cmd >= argc) usage_error("missing command%s", "");
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[cmd], commands[i].name) != 0) continue;
+        grpc_init();
+        channel = rpc_client_channel(target[0] ? target : commands[i].default_target);
+        commands[i].fn(argc - cmd - 1, argv + cmd + 1);
+        grpc_channel_destroy(channel);
+        grpc_shutdown();
+        return 0;
+    }
+    usage_error("unknown command '%s'", argv[cmd]);
+    return 2;
+}
