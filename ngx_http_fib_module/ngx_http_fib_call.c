@@ -39,19 +39,44 @@ static ngx_queue_t  ngx_http_fib_calls = {
 static uint64_t  ngx_http_fib_rng;
 
 
-ngx_http_fib_ctx_t *
-ngx_http_fib_ctx_get(ngx_http_request_t *r)
+/*
+ * What both content handlers do first: GET or HEAD only, no body, and a
+ * context.  NGX_OK with *ctxp set, or a status to return.
+ */
+
+ngx_int_t
+ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 {
+    ngx_int_t            rc;
+    ngx_str_t            message = ngx_string("method not allowed");
+    ngx_table_elt_t     *h;
     ngx_http_fib_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
-    if (ctx) {
-        return ctx;
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD");
+
+        return ngx_http_fib_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       GRPC_STATUS_UNIMPLEMENTED, &message);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
     if (ctx == NULL) {
-        return NULL;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->request = r;
@@ -59,7 +84,9 @@ ngx_http_fib_ctx_get(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
 
-    return ctx;
+    *ctxp = ctx;
+
+    return NGX_OK;
 }
 
 
@@ -580,8 +607,7 @@ ngx_http_fib_cleanup(void *data)
 
     if (call && call->call) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
-                      "fib: request finished before the gRPC call, "
-                      "cancelling it");
+                      "fib: request closed, cancelling its gRPC call");
 
         /* the tag is freed when the cancelled call completes */
 
@@ -683,39 +709,4 @@ static void
 ngx_http_fib_pb_free(void *data, void *p)
 {
     /* freed with the request pool */
-}
-
-
-/* GET and HEAD only; NGX_DECLINED when the method is one of them */
-
-ngx_int_t
-ngx_http_fib_check_method(ngx_http_request_t *r)
-{
-    ngx_int_t         rc;
-    ngx_str_t         message = ngx_string("method not allowed");
-    ngx_table_elt_t  *h;
-
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        return NGX_DECLINED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Allow");
-    ngx_str_set(&h->value, "GET, HEAD");
-
-    return ngx_http_fib_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                   GRPC_STATUS_UNIMPLEMENTED, &message);
 }

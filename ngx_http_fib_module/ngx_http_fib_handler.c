@@ -26,19 +26,9 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     ngx_http_fib_ctx_t           *ctx;
     Fibonacci__FibonacciRequest   req = FIBONACCI__FIBONACCI_REQUEST__INIT;
 
-    rc = ngx_http_fib_check_method(r);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_fib_request_init(r, &ctx);
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    ctx = ngx_http_fib_ctx_get(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_fib_parse_n(r, ctx, &err) != NGX_OK) {

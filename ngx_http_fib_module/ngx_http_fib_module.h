@@ -114,7 +114,8 @@ grpc_call *ngx_http_fib_channel_call(ngx_http_fib_channel_t *ch,
 ngx_int_t ngx_http_fib_target_valid(ngx_str_t *target, char **err);
 
 /* ngx_http_fib_call.c: one call with retries, timers and cancellation */
-ngx_http_fib_ctx_t *ngx_http_fib_ctx_get(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t **ctxp);
 ngx_int_t ngx_http_fib_call_begin(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg,
     ngx_http_fib_reply_pt reply);
@@ -124,7 +125,6 @@ void ngx_http_fib_call_free(ngx_http_fib_call_t *call);
 void ngx_http_fib_call_abort_all(void);
 void ngx_http_fib_protobuf_allocator(ngx_pool_t *pool,
     ProtobufCAllocator *allocator);
-ngx_int_t ngx_http_fib_check_method(ngx_http_request_t *r);
 
 /* ngx_http_fib_handler.c, ngx_http_fib_stats.c: content handlers */
 ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);

@@ -1,0 +1,172 @@
+# t/fib.t - GET /fib?n=N through fib_pass against the real fibonacci-service:
+# the JSON body, x only while F(n) fits int64, the exact value always, HEAD,
+# and 405 for every other method.
+use Test::Nginx::Socket 'no_plan';
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: n=10
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?n=10
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"n":10,"x":55,"value":"55"}
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 2: n=0 keeps x, which proto3 leaves off the wire
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?n=0
+--- response_body chomp
+{"n":0,"x":0,"value":"0"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: n=92, the largest F(n) that fits int64
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?n=92
+--- response_body chomp
+{"n":92,"x":7540113804746346429,"value":"7540113804746346429"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: n=93 has no x, only the exact value
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?n=93
+--- response_body chomp
+{"n":93,"value":"12200160415121876738"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: n=100
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?n=100
+--- response_body chomp
+{"n":100,"value":"354224848179261915075"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: n=10000, 2090 digits
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?n=10000
+--- response_body_like chomp
+^\{"n":10000,"value":"33644764876431783266\d{2050}66073310059947366875"\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: other query arguments are ignored
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?a=1&n=20&b=2
+--- response_body chomp
+{"n":20,"x":6765,"value":"6765"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: HEAD answers the headers of GET and no body
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+HEAD /fib?n=10
+--- response_headers
+Content-Type: application/json
+Content-Length: 28
+--- response_body chomp
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: POST is refused with 405 and Allow, the body discarded
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+POST /fib?n=10
+n=10
+--- error_code: 405
+--- response_headers
+Allow: GET, HEAD
+Content-Type: application/json
+--- response_body chomp
+{"error":"method not allowed","code":"UNIMPLEMENTED"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: DELETE is refused with 405
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+DELETE /fib?n=10
+--- error_code: 405
+--- response_headers
+Allow: GET, HEAD
+--- response_body chomp
+{"error":"method not allowed","code":"UNIMPLEMENTED"}
+
+
+
+=== TEST 11: several locations share one target
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /a { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+location = /b { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request eval
+["GET /a?n=11", "GET /b?n=12"]
+--- response_body eval
+['{"n":11,"x":89,"value":"89"}', '{"n":12,"x":144,"value":"144"}']
+--- no_error_log
+[error]
