@@ -1,0 +1,174 @@
+# FibTest.pm - the integration tests' harness: start the real daemons on free
+# ports, talk to them through fibctl, stop them, read their JSON logs.
+#
+#   use FindBin; use lib "$FindBin::Bin/lib"; use FibTest;
+#   my $st  = start_stats();                        # waits until SERVING
+#   my $fib = start_fib(stats => $st->{target}, 'max-n' => 5000);
+#   my ($rc, $j) = fibctl($fib->{target}, 'getfib', 10);   # 0, {x=>55,...}
+#   is(stop($fib, 'TERM'), 0);                      # exit status
+#   my @lines = log_lines($fib);                    # decoded JSON log lines
+#
+# Binaries come from $ENV{FIB_BIN_DIR} (default build/bin). A daemon is a
+# hash: {pid, port, target, log (file holding its stderr), name}.
+# start_*(%flags) passes each flag as --name=value. Two keys are special:
+#   listen => ADDR   used as given (default 127.0.0.1:<free port>);
+#                    undef: no --listen at all (then say port => N)
+#   env => {K => V}  extra environment for the daemon (e.g. PORT)
+# Daemons still running when the test script ends are killed.
+package FibTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp ();
+use IO::Socket::INET ();
+use JSON::PP ();
+use POSIX ();
+use Time::HiRes ();
+
+our @EXPORT = qw(free_port start_stats start_fib stop fibctl log_lines);
+
+my $BIN_DIR = $ENV{FIB_BIN_DIR} // 'build/bin';
+my $START_TIMEOUT = $ENV{FIB_START_TIMEOUT} // 30;   # seconds (ASan is slow)
+my $STOP_TIMEOUT = 60;
+my $JSON = JSON::PP->new->allow_nonref;
+my $OWNER = $$;          # only this process cleans up, not forked children
+my %running;             # pid => daemon
+
+# A TCP port on 127.0.0.1 that was free a moment ago.
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1)
+        or die "free_port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub start_stats { return _start('stats-service', @_) }
+sub start_fib   { return _start('fibonacci-service', @_) }
+
+sub _start {
+    my ($name, %flags) = @_;
+    my $env = delete $flags{env} // {};
+    my $port = delete $flags{port};
+    my $listen = exists $flags{listen} ? delete $flags{listen}
+                                       : '127.0.0.1:' . free_port();
+    my @args;
+    if (defined $listen) {
+        push @args, "--listen=$listen";
+        ($port) = $listen =~ /:(\d+)$/ or die "$name: no port in '$listen'";
+    }
+    die "$name: port unknown (give listen or port)" unless defined $port;
+    push @args, map { "--$_=$flags{$_}" } sort keys %flags;
+
+    my $log = File::Temp->new(TEMPLATE => "$name.XXXXXX", TMPDIR => 1,
+                              SUFFIX => '.log', UNLINK => 1);
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        $ENV{$_} = $env->{$_} for keys %$env;
+        open(STDOUT, '>>', $log->filename) or POSIX::_exit(126);
+        open(STDERR, '>>', $log->filename) or POSIX::_exit(126);
+        exec("$BIN_DIR/$name", @args) or POSIX::_exit(127);
+    }
+    my $d = {name => $name, pid => $pid, port => $port,
+             target => "127.0.0.1:$port", log => $log->filename,
+             args => \@args, logfile => $log};
+    $running{$pid} = $d;
+    _wait_serving($d);
+    return $d;
+}
+
+# Poll health until SERVING; die with the daemon's log if it exits or the
+# wait times out.
+sub _wait_serving {
+    my ($d) = @_;
+    my $deadline = Time::HiRes::time() + $START_TIMEOUT;
+    while (Time::HiRes::time() < $deadline) {
+        if (waitpid($d->{pid}, POSIX::WNOHANG()) == $d->{pid}) {
+            delete $running{$d->{pid}};
+            die "$d->{name} @{$d->{args}} exited with status " . _status($?)
+              . " before serving; its log:\n" . _slurp($d->{log});
+        }
+        my ($rc, $j) = fibctl($d->{target}, '--timeout=1s', 'health');
+        return if $rc == 0 && ($j->{status} // '') eq 'SERVING';
+        Time::HiRes::sleep(0.05);
+    }
+    kill 'KILL', $d->{pid};
+    waitpid($d->{pid}, 0);
+    delete $running{$d->{pid}};
+    die "$d->{name} @{$d->{args}} not SERVING after ${START_TIMEOUT}s; its log:\n"
+      . _slurp($d->{log});
+}
+
+# Send a signal (default TERM) and wait for the exit. Returns the exit
+# status, or 128 + signal number if a signal ended it. A daemon that has not
+# exited after 60 s is killed (and the result is 128 + 9).
+sub stop {
+    my ($d, $sig) = @_;
+    return $d->{status} if defined $d->{status};
+    kill($sig // 'TERM', $d->{pid});
+    my $deadline = Time::HiRes::time() + $STOP_TIMEOUT;
+    while (waitpid($d->{pid}, POSIX::WNOHANG()) == 0) {
+        if (Time::HiRes::time() > $deadline) {
+            kill 'KILL', $d->{pid};
+            waitpid($d->{pid}, 0);
+            last;
+        }
+        Time::HiRes::sleep(0.02);
+    }
+    delete $running{$d->{pid}};
+    return $d->{status} = _status($?);
+}
+
+sub _status {
+    my ($st) = @_;
+    return POSIX::WIFSIGNALED($st) ? 128 + POSIX::WTERMSIG($st) : $st >> 8;
+}
+
+# Run fibctl against a target: fibctl --target TARGET ARGS. Returns the exit
+# code and its decoded JSON line (undef if stdout was not JSON, e.g. after a
+# usage error; fibctl's stderr goes to ours).
+sub fibctl {
+    my ($target, @args) = @_;
+    open(my $fh, '-|', "$BIN_DIR/fibctl", '--target', $target, @args)
+        or die "fibctl: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    my $rc = $? == -1 ? 127 : _status($?);
+    my $json = eval { $JSON->decode($out) };
+    return ($rc, $json);
+}
+
+# The daemon's log lines that are JSON objects, decoded (other lines, such as
+# gRPC's own messages, are skipped).
+sub log_lines {
+    my ($d) = @_;
+    my @lines;
+    for my $line (split /\n/, _slurp($d->{log})) {
+        my $j = eval { $JSON->decode($line) };
+        push @lines, $j if ref $j eq 'HASH';
+    }
+    return @lines;
+}
+
+sub _slurp {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or return '';
+    local $/;
+    return scalar(<$fh>) // '';
+}
+
+END {
+    if ($$ == $OWNER) {
+        my $saved = $?;
+        for my $d (values %running) {
+            kill 'KILL', $d->{pid};
+            waitpid($d->{pid}, 0);
+        }
+        $? = $saved;
+    }
+}
+
+1;
