@@ -62,6 +62,14 @@ static void log_finish(log_line *l, rpc_call *c) {
     log_end(l);
 }
 
+static const char *cache_name(stats_cache c) {
+    switch (c) {
+    case STATS_CACHE_HIT:  return "hit";
+    case STATS_CACHE_MISS: return "miss";
+    default:               return "none";
+    }
+}
+
 /* Why a record is rejected. `prefix` names it inside a batch ("records[3]."),
  * or is "" for RecordNo. */
 static void reject_record(rpc_call *c, const char *prefix,
@@ -108,7 +116,7 @@ static void record_no(rpc_call *c, void *ud) {
     if (log_begin(&l, LOG_DEBUG, "record")) {
         log_int(&l, "n", r.n);
         log_double(&l, "duration_us", (double)r.duration_ns / 1e3);
-        log_int(&l, "cache", r.cache);
+        log_str(&l, "cache", cache_name(r.cache));
         log_finish(&l, c);
     }
 }
