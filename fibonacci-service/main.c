@@ -68,7 +68,7 @@ static int parse_flags(int argc, char **argv, config *cfg) {
           "stats records per RecordBatch call" },
         { "drain-timeout", FLAG_DURATION, &cfg->drain_timeout,
           0, 3600LL * 1000000000LL, NULL,
-          "on SIGTERM, time for calls in flight and the stats flush" },
+          "on SIGTERM, time for calls in flight, then for the stats flush" },
         { "log-level", FLAG_STRING, &cfg->log_level, 0, 0, NULL,
           "debug, info, warn or error" },
         { NULL, 0, NULL, 0, 0, NULL, NULL }
@@ -150,13 +150,14 @@ int main(int argc, char **argv) {
     if (rpc_server_start(server) != 0) return 1;
     log_started(&cfg, listen, rpc_server_port(server));
 
+    /* Drain in two bounded steps: calls in flight, then the stats queue
+     * (which holds the records of those last calls too). */
     int sig = signals_wait();
-    int64_t deadline = clock_mono_ns() + cfg.drain_timeout;
     log_msg(LOG_INFO, "stopping", "signal %d: draining", sig);
-
     rpc_server_shutdown(server, cfg.drain_timeout);
     uint64_t left = 0;
-    if (sender != NULL) left = stats_sender_stop(sender, deadline);
+    if (sender != NULL)
+        left = stats_sender_stop(sender, clock_mono_ns() + cfg.drain_timeout);
     rpc_server_destroy(server);
     stats_queue_destroy(queue);
     fib_cache_destroy(cache);
