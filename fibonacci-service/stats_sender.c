@@ -269,6 +269,7 @@ static void *sender_main(void *arg) {
         if (r.status == GRPC_STATUS_OK) {
             on_delivered(s);
         } else if (transient(r.status)) {
+            note_drops(s, false);       /* the queue overflows meanwhile */
             int64_t until = clock_mono_ns() + on_transient(s, &r);
             if (stopping && until > deadline) until = deadline;
             sleep_until(s, until);

@@ -81,6 +81,31 @@ ok((grep { $_->{event} eq 'stats_resumed' && $_->{level} eq 'info' } @lines),
    'log: delivery resumed');
 stop($stats, 'TERM');
 
+# A full queue drops the oldest records, counts them and warns; the newest
+# ones are delivered once the stats-service is there.
+{
+    my $port = free_port();
+    $fib = start_fib(stats => "127.0.0.1:$port", 'stats-queue' => 5);
+    fibctl($fib->{target}, 'getfib', $_) for 1 .. 12;
+    my $end = time + 10;
+    my $warn;
+    while (!$warn && time < $end) {
+        ($warn) = grep { $_->{event} eq 'stats_dropped' } log_lines($fib);
+        sleep 0.1;
+    }
+    ok($warn && $warn->{level} eq 'warn', 'log: warned about dropped records');
+    my $dropped = $warn ? $warn->{dropped_total} : 0;
+    # One record or more left the queue for the first (failing) delivery.
+    ok($dropped >= 1 && $dropped <= 7, "dropped $dropped of 12");
+    $stats = start_stats(listen => "127.0.0.1:$port");
+    $j = wait_total($stats->{target}, 12 - $dropped, 20);
+    is($j->{total_requests64}, 12 - $dropped, 'the rest delivered');
+    my @ns = sort { $a <=> $b } keys %{ per_n($j) };
+    is_deeply([@ns[-5 .. -1]], [8 .. 12], 'the newest five survived');
+    is(stop($fib, 'TERM'), 0, 'exit 0');
+    stop($stats, 'TERM');
+}
+
 # Reporting off: the stats-service hears nothing.
 $stats = start_stats();
 $fib = start_fib(stats => $stats->{target}, 'stats-disable' => 'true');
