@@ -197,10 +197,18 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                      *err;
     ngx_str_t                 *value;
+    ngx_uint_t                 method;
     ngx_http_core_loc_conf_t  *clcf;
 
+    method = (cmd->name.len == sizeof("fib_pass") - 1)
+             ? NGX_HTTP_FIB_GET_FIB : NGX_HTTP_FIB_GET_STATS;
+
     if (flcf->target.data) {
-        return "is duplicate";
+        if (flcf->method == method) {
+            return "is duplicate";
+        }
+
+        return "conflicts with another content handler in this location";
     }
 
     value = cf->args->elts;
@@ -215,22 +223,14 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (clcf->handler) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" conflicts with another content handler "
-                           "in this location", &cmd->name);
-        return NGX_CONF_ERROR;
+        return "conflicts with another content handler in this location";
     }
 
     flcf->target = value[1];
+    flcf->method = method;
 
-    if (cmd->name.len == sizeof("fib_pass") - 1) {
-        flcf->method = NGX_HTTP_FIB_GET_FIB;
-        clcf->handler = ngx_http_fib_handler;
-
-    } else {
-        flcf->method = NGX_HTTP_FIB_GET_STATS;
-        clcf->handler = ngx_http_fib_stats_handler;
-    }
+    clcf->handler = (method == NGX_HTTP_FIB_GET_FIB)
+                    ? ngx_http_fib_handler : ngx_http_fib_stats_handler;
 
     return NGX_CONF_OK;
 }

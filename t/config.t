@@ -1,0 +1,210 @@
+# t/config.t - the directives: targets in every accepted form, and bad
+# arguments refused at startup with the file and line, as nginx does.
+use Test::Nginx::Socket 'no_plan';
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a target with no port
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass localhost; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid target "localhost" in "fib_pass": the port is missing .* in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 2: a bad port
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:99999; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid target "127\.0\.0\.1:99999" in "fib_pass": the port is not a number from 1 to 65535 in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 3: fib_pass twice in a location
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib {
+    fib_pass 127.0.0.1:1;
+    fib_pass 127.0.0.1:2;
+}
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"fib_pass" directive is duplicate in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 4: fib_pass and fib_stats_pass in one location
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib {
+    fib_pass 127.0.0.1:1;
+    fib_stats_pass 127.0.0.1:2;
+}
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"fib_stats_pass" directive conflicts with another content handler in this location in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 5: fib_pass is for locations only
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+fib_pass 127.0.0.1:1;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"fib_pass" directive is not allowed here in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 6: fib_timeout that is not a time
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+fib_timeout soon;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"fib_timeout" directive invalid value in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 7: fib_timeout 0
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib {
+    fib_pass 127.0.0.1:1;
+    fib_timeout 0;
+}
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"fib_timeout" must be greater than zero in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 8: fib_retries negative
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+fib_retries -1;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"fib_retries" directive invalid number in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 9: fib_retries above 100
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+fib_retries 1000;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*value must be between 0 and 100 in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 10: fib_retry_backoff with a maximum below the base
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+fib_retry_backoff 2s 1s;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid maximum delay "1s" in "fib_retry_backoff", it must be a time not less than "2s" in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 11: fib_retry_backoff 0
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+fib_retry_backoff 0;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid base delay "0" in "fib_retry_backoff" in \S*nginx\.conf:\d+/
+
+
+
+=== TEST 12: a target with spaces
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass "127.0.0.1:1 "; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid target "127\.0\.0\.1:1 " in "fib_pass": it contains spaces/
+
+
+
+=== TEST 13: a dns:/// URI target
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass dns:///127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request
+GET /fib?n=10
+--- response_body chomp
+{"n":10,"x":55,"value":"55"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: an ipv4: list is balanced round robin, skipping a dead address
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib {
+    fib_pass ipv4:127.0.0.1:$TEST_NGINX_FIB_PORT,127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT;
+}
+--- request eval
+["GET /fib?n=93", "GET /fib?n=93", "GET /fib?n=93", "GET /fib?n=93"]
+--- error_code_like eval
+[qr/^(200|400)$/, qr/^(200|400)$/, qr/^(200|400)$/, qr/^(200|400)$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: a unix: target
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass unix:/nonexistent/fib.sock; fib_retries 0; }
+--- request
+GET /fib?n=10
+--- error_code: 503
+--- response_body_like chomp
+"code":"UNAVAILABLE"
+
+
+
+=== TEST 16: settings inherited from http into a location
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- http_config
+fib_timeout 3s;
+fib_retries 2;
+fib_retry_backoff 10ms;
+--- config
+location = /fib {
+    fib_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT;
+    add_header X-Fib-Attempts $fib_attempts always;
+}
+--- request
+GET /fib?n=10
+--- response_headers
+X-Fib-Attempts: 3
+--- error_log
+fib: attempt 2 of 3 failed with UNAVAILABLE
