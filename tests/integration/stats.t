@@ -191,13 +191,17 @@ is(stats_now()->{total_requests64}, $before, 'rejected calls counted nothing');
     my $j = ok_call('batch of 10000 distinct n', 'batch', 'big', 1,
                     join(',', @recs));
     is($j->{recorded}, 10000, '10000 recorded');
-    my $t0 = time;
     my $s = stats_now();
-    my $took = time - $t0;
     my @ns = map { $_->{n} // 0 } @{ $s->{fibonacci_stats} };
     is(scalar @ns, 10000, '10000 rows');
     is_deeply(\@ns, [sort { $a <=> $b } @ns], '10000 rows sorted by n');
-    ok($took < 5, "GetStats of 10000 rows in ${took}s");
+    is(row_for($s, 7919)->{total_duration_ns}, 1, 'row data stays with its n');
+    # Twenty calls, not decoded here (JSON::PP is the slow part): a smoke
+    # check that the server answers big snapshots quickly, not a benchmark.
+    my $t0 = time;
+    system("$bin_dir/fibctl --target $t stats >/dev/null") for 1 .. 20;
+    my $took = (time - $t0) / 20;
+    ok($took < 1, sprintf('GetStats of 10000 rows: %.0f ms a call', $took * 1e3));
 }
 
 # --- health -------------------------------------------------------------------
