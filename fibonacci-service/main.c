@@ -57,7 +57,7 @@ static int parse_flags(int argc, char **argv, config *cfg) {
         { "stats-disable", FLAG_BOOL, &cfg->stats_disable, 0, 0, NULL,
           "do not report per-request stats" },
         { "threads", FLAG_INT, &cfg->threads, 1, 1024, NULL,
-          "server threads (default: number of cores)" },
+          "server threads (default: one per core)" },
         { "max-n", FLAG_INT, &cfg->max_n, 0, INT32_MAX, NULL,
           "largest n answered (big values take long to compute)" },
         { "cache-bytes", FLAG_SIZE, &cfg->cache_bytes, 0, INT64_MAX, NULL,

@@ -37,6 +37,7 @@ const backoff_policy stats_sender_backoff = {
 struct stats_sender {
     pthread_t       thread;
     grpc_channel   *channel;
+    char           *target;
     stats_queue    *queue;
     char            id[37];          /* sender id sent with every batch */
 
@@ -250,6 +251,17 @@ static void on_rejected(stats_sender *s, const rpc_result *r) {
     s->done = 0;
 }
 
+/* A fresh channel after UNAVAILABLE. gRPC's own reconnect backoff grows to
+ * two minutes, so a channel kept through a long outage would notice the
+ * stats-service's return that late; with a new channel each retry connects
+ * at once, and our backoff alone sets the pace. */
+static void reconnect(stats_sender *s) {
+    grpc_channel *ch = rpc_client_channel(s->target);
+    if (ch == NULL) return;
+    grpc_channel_destroy(s->channel);
+    s->channel = ch;
+}
+
 static void *sender_main(void *arg) {
     stats_sender *s = arg;
     for (;;) {
@@ -270,6 +282,7 @@ static void *sender_main(void *arg) {
             on_delivered(s);
         } else if (transient(r.status)) {
             note_drops(s, false);       /* the queue overflows meanwhile */
+            if (r.status == GRPC_STATUS_UNAVAILABLE) reconnect(s);
             int64_t until = clock_mono_ns() + on_transient(s, &r);
             if (stopping && until > deadline) until = deadline;
             sleep_until(s, until);
@@ -285,6 +298,7 @@ static void *sender_main(void *arg) {
 
 static void sender_free(stats_sender *s) {
     if (s->channel != NULL) grpc_channel_destroy(s->channel);
+    free(s->target);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->batch);
@@ -309,11 +323,12 @@ stats_sender *stats_sender_start(const char *target, stats_queue *q,
     s->batch = calloc(batch_max, sizeof(*s->batch));
     s->msgs = calloc(batch_max, sizeof(*s->msgs));
     s->msg_ptrs = calloc(batch_max, sizeof(*s->msg_ptrs));
+    s->target = strdup(target);
     s->channel = rpc_client_channel(target);
     s->rng = backoff_seed();
     stats_sender_make_id(s->id);
     if (s->batch == NULL || s->msgs == NULL || s->msg_ptrs == NULL ||
-        s->channel == NULL ||
+        s->target == NULL || s->channel == NULL ||
         pthread_create(&s->thread, NULL, sender_main, s) != 0) {
         sender_free(s);
         return NULL;

@@ -113,6 +113,18 @@ is(stop($fib, 'TERM'), 0, 'info level: exit 0');
 ok(!(grep { $_->{event} eq 'getfib' } log_lines($fib)),
    'info level: no getfib lines');
 
+# PORT=N, as the original service took it: every address, port N.
+{
+    my $port = free_port();
+    my $d = start_fib(listen => undef, port => $port, env => {PORT => $port},
+                      stats => '');
+    my ($rc, $j) = fibctl("127.0.0.1:$port", 'getfib', 10);
+    is($j->{x}, 55, 'PORT=N: serves on port N');
+    my ($started) = grep { $_->{event} eq 'started' } log_lines($d);
+    is($started->{listen}, "0.0.0.0:$port", 'PORT=N: listens on 0.0.0.0');
+    is(stop($d, 'TERM'), 0, 'PORT=N: exit 0');
+}
+
 # Flags.
 my $bin = ($ENV{FIB_BIN_DIR} // 'build/bin') . '/fibonacci-service';
 like(`$bin --version 2>&1`, qr/\d+\.\d+/, '--version');
