@@ -242,6 +242,7 @@ is(stats_now()->{total_requests64}, $before, 'rejected calls counted nothing');
 }
 
 # --- SIGTERM ------------------------------------------------------------------
+my $final = stats_now();
 is(stop($st, 'TERM'), 0, 'SIGTERM: exit 0');
 {
     my @lines = log_lines($st);
@@ -254,6 +255,10 @@ is(stop($st, 'TERM'), 0, 'SIGTERM: exit 0');
     my ($stopped) = grep { $_->{event} eq 'stopped' } @lines;
     ok($stopped, 'log: stopped');
     is($stopped->{level}, 'info', 'log: stopped at info');
+    is($stopped->{total_requests}, $final->{total_requests64},
+       'log: stopped says how many requests go with the process');
+    is($stopped->{distinct_n}, scalar @{ $final->{fibonacci_stats} },
+       'log: stopped says how many distinct n');
 }
 
 # SIGINT too; and at the default level there are no per-request lines.
