@@ -84,7 +84,9 @@ build_module() {
         make -s -j"$JOBS" -f objs/Makefile modules
     )
     mkdir -p "$BUILD/modules"
-    cp "$src/objs/ngx_http_fib_module.so" "$BUILD/modules/"
+    # a new file, renamed into place: a running nginx keeps the old mapping
+    cp "$src/objs/ngx_http_fib_module.so" "$BUILD/modules/.fib.so.tmp"
+    mv -f "$BUILD/modules/.fib.so.tmp" "$BUILD/modules/ngx_http_fib_module.so"
 }
 
 build_all() {
