@@ -41,7 +41,8 @@ static uint64_t  ngx_http_fib_rng;
 
 /*
  * What both content handlers do first: GET or HEAD only, no body, and a
- * context.  NGX_OK with *ctxp set, or a status to return.
+ * context.  *ctxp is NULL when the request is answered already: the
+ * handler returns what this returns then.
  */
 
 ngx_int_t
@@ -51,6 +52,8 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
     ngx_str_t            message = ngx_string("method not allowed");
     ngx_table_elt_t     *h;
     ngx_http_fib_ctx_t  *ctx;
+
+    *ctxp = NULL;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {

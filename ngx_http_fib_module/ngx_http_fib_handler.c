@@ -27,7 +27,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     Fibonacci__FibonacciRequest   req = FIBONACCI__FIBONACCI_REQUEST__INIT;
 
     rc = ngx_http_fib_request_init(r, &ctx);
-    if (rc != NGX_OK) {
+    if (ctx == NULL) {
         return rc;
     }
 

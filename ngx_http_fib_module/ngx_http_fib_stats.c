@@ -33,7 +33,7 @@ ngx_http_fib_stats_handler(ngx_http_request_t *r)
     Google__Protobuf__Empty  req = GOOGLE__PROTOBUF__EMPTY__INIT;
 
     rc = ngx_http_fib_request_init(r, &ctx);
-    if (rc != NGX_OK) {
+    if (ctx == NULL) {
         return rc;
     }
 
