@@ -8,9 +8,11 @@
  * they are kept, bounded by the bytes they take.
  *
  * Entries are reference counted: a caller gets a reference that stays valid
- * (even if the entry is evicted meanwhile) until fib_cache_release(). That is
- * simpler and cheaper than copying a 200 kB string under the lock, since the
- * reply is packed straight from the cached string. */
+ * (even if the entry is evicted meanwhile) until fib_cache_release(). The
+ * reply is packed straight from the cached string. Measured here for
+ * F(1000000): a hit with get + release takes ~11 ns, while copying its
+ * 208988 digits takes 9-45 us, which under the lock would serialise every
+ * hit; the refcount is one atomic counter and a free on the last release. */
 #ifndef FIB_CACHE_H
 #define FIB_CACHE_H
 
