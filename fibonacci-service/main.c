@@ -100,6 +100,23 @@ static void log_started(const config *cfg, const char *listen, int port) {
     log_end(&l);
 }
 
+/* The last line: what the cache did and what stats were not delivered. */
+static void log_stopped(fib_cache *cache, stats_queue *queue, uint64_t left) {
+    fib_cache_stats cs;
+    fib_cache_get_stats(cache, &cs);
+    log_line l;
+    if (!log_begin(&l, LOG_INFO, "stopped")) return;
+    log_uint(&l, "cache_hits", cs.hits);
+    log_uint(&l, "cache_misses", cs.misses);
+    log_uint(&l, "cache_computations", cs.computations);
+    log_uint(&l, "cache_evictions", cs.evictions);
+    log_uint(&l, "cache_entries", cs.entries);
+    log_uint(&l, "cache_bytes", cs.bytes);
+    log_uint(&l, "stats_dropped", queue ? stats_queue_dropped(queue) : 0);
+    log_uint(&l, "stats_undelivered", left);
+    log_end(&l);
+}
+
 int main(int argc, char **argv) {
     config cfg = {
         .listen = "127.0.0.1:5001",
@@ -158,15 +175,10 @@ int main(int argc, char **argv) {
     uint64_t left = 0;
     if (sender != NULL)
         left = stats_sender_stop(sender, clock_mono_ns() + cfg.drain_timeout);
+    log_stopped(cache, queue, left);
     rpc_server_destroy(server);
     stats_queue_destroy(queue);
     fib_cache_destroy(cache);
     grpc_shutdown();
-
-    log_line l;
-    if (log_begin(&l, LOG_INFO, "stopped")) {
-        log_uint(&l, "stats_undelivered", left);
-        log_end(&l);
-    }
     return 0;
 }

@@ -104,7 +104,12 @@ is(stop($fib, 'TERM'), 0, 'SIGTERM: exit 0');
 my @lines = log_lines($fib);
 ok((grep { $_->{event} eq 'started' } @lines), 'log: started');
 ok((grep { $_->{event} eq 'stopping' } @lines), 'log: stopping');
-ok((grep { $_->{event} eq 'stopped' } @lines), 'log: stopped');
+my ($stopped) = grep { $_->{event} eq 'stopped' } @lines;
+ok($stopped, 'log: stopped');
+# Misses: 93, 1000, 5000, 2000 once each; hits: the second 1000 and 2000.
+is($stopped->{cache_misses}, 4, 'log: cache misses counted');
+is($stopped->{cache_hits}, 2, 'log: cache hits counted');
+is($stopped->{cache_entries}, 4, 'log: four values cached');
 
 # At the default level there is no per-request line.
 $fib = start_fib(stats => '');
