@@ -330,19 +330,20 @@ sub indexed {
     return $value;
 }
 
+# "Name: value" and "!Name" lines -> [name, value or undef] pairs; as in
+# the real module a name given twice is checked once, with its last value.
 sub parse_header_lines {
     my ($text) = @_;
-    my @pairs;
+    my (%value, @names);
     for my $line (split /\n/, $text // '') {
         $line =~ s/^\s+|\s+$//g;
         next if $line eq '';
-        if ($line =~ s/^!\s*//) {
-            push @pairs, [$line, undef];
-        } else {
-            push @pairs, [split /\s*:\s*/, $line, 2];
-        }
+        my ($key, $val) = $line =~ s/^!\s*// ? ($line, undef)
+                                              : split /\s*:\s*/, $line, 2;
+        push @names, $key unless exists $value{$key};
+        $value{$key} = $val;
     }
-    return @pairs;
+    return map { [$_, $value{$_}] } @names;
 }
 
 sub expand_ports {
