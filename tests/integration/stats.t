@@ -268,6 +268,36 @@ is(stop($st, 'INT'), 0, 'SIGINT: exit 0');
 ok(!(grep { $_->{event} eq 'record' } log_lines($st)),
    'info level: no record lines');
 
+# SIGTERM while clients keep calling: the drain is bounded, the exit clean.
+{
+    my $d = start_stats('drain-timeout' => '2s');
+    my @pids;
+    for my $w (1 .. 3) {
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            for my $i (1 .. 200) {
+                my ($rc) = fibctl($d->{target}, '--timeout=2s', 'batch',
+                                  "d$w", $i, '1:1,2:2');
+                last if $rc;
+            }
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    for (1 .. 200) {                      # until the clients are in
+        my ($rc, $j) = fibctl($d->{target}, 'stats');
+        last if ($j->{total_requests64} // 0) > 0;
+        sleep 0.05;
+    }
+    my $t0 = time;
+    is(stop($d, 'TERM'), 0, 'SIGTERM under load: exit 0');
+    my $took = time - $t0;
+    ok($took < 4, sprintf('SIGTERM under load: stopped in %.2fs', $took));
+    waitpid($_, 0) for @pids;
+    my ($stopped) = grep { $_->{event} eq 'stopped' } log_lines($d);
+    ok($stopped && $stopped->{total_requests} > 0, 'under load: stopped line');
+}
+
 # --- flags and $PORT ----------------------------------------------------------
 my $bin = "$bin_dir/stats-service";
 like(`$bin --version 2>&1`, qr/^stats-service \d+\.\d+/, '--version');
