@@ -174,9 +174,10 @@ sub num {
 }
 sub ms { defined $_[0] ? sprintf('%.3f', $_[0] / 1000) : '-' }
 
-printf "\nFibonacci gateway benchmark, %s, %s (%d CPUs, load %s), nginx %s%s\n",
-    $meta{date}, $meta{host}, $meta{cpus}, (split ' ', $meta{load})[0],
-    $meta{nginx}, $meta{smoke} ? ', SMOKE RUN (figures not meaningful)' : '';
+printf "\nFibonacci gateway benchmark, %s, %s (%d CPUs, load %s), nginx %s, "
+    . "commit %s%s\n", $meta{date}, $meta{host}, $meta{cpus},
+    (split ' ', $meta{load})[0], $meta{nginx}, $meta{commit} // '?',
+    $meta{smoke} ? ', SMOKE RUN (figures not meaningful)' : '';
 printf "HTTP cases: wrk -t%d -c%d -d%ds after a %ds warm-up; case 5: h2load "
     . "-c%d -m%d -t1 -D%d; %d run(s) per case, medians shown.\n"
     . "No CPU pinning: load generator, nginx and daemons share the cores.\n\n",
