@@ -1,0 +1,67 @@
+/* test_stats_senders.c - the RecordBatch dedup table on its own: seq
+ * semantics, least-recently-seen eviction, the bound. */
+#include <check.h>
+#include <stdio.h>
+
+#include "../common/testutil.h"
+#include "../../../stats-service/stats_senders.h"
+
+START_TEST(test_seq_semantics) {
+    stats_senders *t = stats_senders_create(10);
+    stats_sender *s = stats_senders_touch(t, "a");
+
+    ck_assert_ptr_nonnull(s);
+    ck_assert(!stats_sender_applied(s, 0));    /* nothing applied yet */
+    stats_sender_mark(s, 3);
+    ck_assert(stats_sender_applied(s, 0));
+    ck_assert(stats_sender_applied(s, 3));
+    ck_assert(!stats_sender_applied(s, 4));
+    stats_sender_mark(s, 2);                   /* never goes back */
+    ck_assert(stats_sender_applied(s, 3));
+    stats_sender_mark(s, UINT64_MAX);
+    ck_assert(stats_sender_applied(s, UINT64_MAX));
+    ck_assert_ptr_eq(stats_senders_touch(t, "a"), s);
+    ck_assert_uint_eq(stats_senders_count(t), 1);
+    stats_senders_free(t);
+}
+END_TEST
+
+START_TEST(test_evicts_least_recently_seen) {
+    stats_senders *t = stats_senders_create(100);
+    char name[16];
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "s%d", i);
+        stats_sender_mark(stats_senders_touch(t, name), 1);
+    }
+    stats_senders_touch(t, "s0");              /* s1 is now the oldest */
+    stats_sender_mark(stats_senders_touch(t, "new"), 1);
+    ck_assert_uint_eq(stats_senders_count(t), 100);
+    ck_assert(stats_sender_applied(stats_senders_touch(t, "s0"), 1));
+    ck_assert(stats_sender_applied(stats_senders_touch(t, "s2"), 1));
+    /* s1 was forgotten: it comes back as a new sender. */
+    ck_assert(!stats_sender_applied(stats_senders_touch(t, "s1"), 1));
+    ck_assert_uint_eq(stats_senders_count(t), 100);
+    stats_senders_free(t);
+}
+END_TEST
+
+START_TEST(test_bound_of_one) {
+    stats_senders *t = stats_senders_create(0);   /* at least one */
+
+    stats_sender_mark(stats_senders_touch(t, "a"), 5);
+    stats_sender_mark(stats_senders_touch(t, "b"), 5);
+    ck_assert_uint_eq(stats_senders_count(t), 1);
+    ck_assert(stats_sender_applied(stats_senders_touch(t, "b"), 5));
+    ck_assert(!stats_sender_applied(stats_senders_touch(t, "a"), 5));
+    stats_senders_free(t);
+}
+END_TEST
+
+int main(void) {
+    const TTest *tests[] = {test_seq_semantics,
+                            test_evicts_least_recently_seen,
+                            test_bound_of_one};
+    return run_suite(one_case_suite("stats_senders", tests, 3));
+}
