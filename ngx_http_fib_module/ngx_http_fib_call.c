@@ -24,6 +24,7 @@ static ngx_int_t ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx,
 static ngx_int_t ngx_http_fib_call_failed(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, grpc_status_code status, ngx_str_t *details);
 static void ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx);
+static void ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc);
 static void ngx_http_fib_retry_handler(ngx_event_t *ev);
 static void ngx_http_fib_deadline_handler(ngx_event_t *ev);
 static void ngx_http_fib_cleanup(void *data);
@@ -338,7 +339,6 @@ ngx_http_fib_call_done(ngx_http_fib_call_t *call)
     ngx_int_t            rc;
     ngx_str_t            details;
     grpc_status_code     status;
-    ngx_connection_t    *c;
     ngx_http_request_t  *r;
     ngx_http_fib_ctx_t  *ctx;
 
@@ -351,7 +351,6 @@ ngx_http_fib_call_done(ngx_http_fib_call_t *call)
     }
 
     r = ctx->request;
-    c = r->connection;
 
     status = call->success ? call->status : GRPC_STATUS_INTERNAL;
 
@@ -359,7 +358,7 @@ ngx_http_fib_call_done(ngx_http_fib_call_t *call)
     ctx->has_status = 1;
     ctx->upstream_time = ngx_current_msec - ctx->start;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: call %p done, attempt %ui, status %s",
                    call, ctx->attempts, ngx_http_fib_status_name(status));
 
@@ -381,10 +380,7 @@ ngx_http_fib_call_done(ngx_http_fib_call_t *call)
         rc = ngx_http_fib_call_failed(r, ctx, status, &details);
     }
 
-    ngx_http_fib_call_finish(ctx);
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    ngx_http_fib_call_end(ctx, rc);
 }
 
 
@@ -487,13 +483,9 @@ static void
 ngx_http_fib_retry_handler(ngx_event_t *ev)
 {
     ngx_str_t            details;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
     ngx_http_fib_ctx_t  *ctx;
 
     ctx = ev->data;
-    r = ctx->request;
-    c = r->connection;
 
     if (ngx_http_fib_call_start(ctx) == NGX_OK) {
         return;
@@ -501,11 +493,9 @@ ngx_http_fib_retry_handler(ngx_event_t *ev)
 
     ngx_str_set(&details, "cannot start a call");
 
-    ngx_http_fib_call_finish(ctx);
-    ngx_http_finalize_request(r, ngx_http_fib_call_failed(r, ctx,
-                                                   GRPC_STATUS_INTERNAL,
-                                                   &details));
-    ngx_http_run_posted_requests(c);
+    ngx_http_fib_call_end(ctx, ngx_http_fib_call_failed(ctx->request, ctx,
+                                                        GRPC_STATUS_INTERNAL,
+                                                        &details));
 }
 
 
@@ -513,19 +503,15 @@ static void
 ngx_http_fib_deadline_handler(ngx_event_t *ev)
 {
     ngx_str_t             details;
-    ngx_connection_t     *c;
-    ngx_http_request_t   *r;
     ngx_http_fib_ctx_t   *ctx;
     ngx_http_fib_call_t  *call;
 
     ctx = ev->data;
-    r = ctx->request;
-    c = r->connection;
     call = ctx->call;
 
     ctx->timed_out = 1;
 
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "fib: fib_timeout expired");
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0, "fib: fib_timeout expired");
 
     if (call && call->call) {
         /* the completion follows with DEADLINE_EXCEEDED */
@@ -543,11 +529,9 @@ ngx_http_fib_deadline_handler(ngx_event_t *ev)
 
     ngx_str_set(&details, "fib_timeout expired");
 
-    ngx_http_fib_call_finish(ctx);
-    ngx_http_finalize_request(r, ngx_http_fib_call_failed(r, ctx,
-                                           GRPC_STATUS_DEADLINE_EXCEEDED,
-                                           &details));
-    ngx_http_run_posted_requests(c);
+    ngx_http_fib_call_end(ctx, ngx_http_fib_call_failed(ctx->request, ctx,
+                                               GRPC_STATUS_DEADLINE_EXCEEDED,
+                                               &details));
 }
 
 
@@ -596,6 +580,24 @@ ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx)
         ngx_http_fib_call_free(ctx->call);
         ctx->call = NULL;
     }
+}
+
+
+/* the last step of every request that made a call */
+
+static void
+ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_fib_call_finish(ctx);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
 }
 
 
