@@ -199,6 +199,7 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                 *value;
     ngx_uint_t                 method;
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_fib_main_conf_t  *fmcf;
 
     method = (cmd->name.len == sizeof("fib_pass") - 1)
              ? NGX_HTTP_FIB_GET_FIB : NGX_HTTP_FIB_GET_STATS;
@@ -228,6 +229,9 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     flcf->target = value[1];
     flcf->method = method;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+    fmcf->enabled = 1;
 
     clcf->handler = (method == NGX_HTTP_FIB_GET_FIB)
                     ? ngx_http_fib_handler : ngx_http_fib_stats_handler;
@@ -278,12 +282,22 @@ ngx_http_fib_retry_backoff(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* gRPC in the processes that serve, and only if some location uses it */
+
 static ngx_int_t
 ngx_http_fib_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fib_main_conf_t  *fmcf;
+
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
     {
+        return NGX_OK;
+    }
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fib_module);
+
+    if (fmcf == NULL || !fmcf->enabled) {
         return NGX_OK;
     }
 

@@ -40,6 +40,7 @@ typedef ngx_int_t (*ngx_http_fib_reply_pt)(ngx_http_request_t *r,
 
 typedef struct {
     ngx_int_t                  request_id_index;
+    ngx_flag_t                 enabled;      /* some location passes */
 } ngx_http_fib_main_conf_t;
 
 

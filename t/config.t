@@ -194,7 +194,7 @@ GET /fib?n=10
 --- main_config
 load_module $TEST_NGINX_FIB_MODULE;
 --- http_config
-fib_timeout 3s;
+fib_timeout 10s;
 fib_retries 2;
 fib_retry_backoff 10ms;
 --- config
