@@ -28,7 +28,12 @@ if ($pid == 0) {
          'getfib', 19000000, '--exact') or POSIX::_exit(127);
 }
 sleep 0.2;                                # the call is being computed
-my $t0 = time;
+kill 'TERM', $fib->{pid};
+sleep 0.1;
+my ($hrc, $health) = fibctl($fib->{target}, '--timeout=1s', 'health',
+                            'fibonacci.Fibonacci');
+ok($hrc != 0 || $health->{status} ne 'SERVING',
+   'draining: health no longer SERVING (' . ($health->{status} // $health->{code} // '?') . ')');
 is(stop($fib, 'TERM'), 0, 'SIGTERM with a call in flight: exit 0');
 waitpid($pid, 0);
 is($? >> 8, 0, 'the call in flight was answered');
@@ -56,7 +61,7 @@ is($stopped->{stats_undelivered}, 0, 'log: nothing left undelivered');
 my $dead = '127.0.0.1:' . free_port();
 $fib = start_fib(stats => $dead, 'drain-timeout' => '1s');
 fibctl($fib->{target}, 'getfib', 10) for 1 .. 3;
-$t0 = time;
+my $t0 = time;
 is(stop($fib, 'TERM'), 0, 'unreachable stats-service: exit 0');
 my $took = time - $t0;
 ok($took < 4, "bounded drain ($took s)");
