@@ -42,9 +42,14 @@ package Test::Nginx::Socket;
 #               grep_error_log_out ($TEST_NGINX_RAND_PORT_N picks free ports)
 #   modes       TEST_NGINX_USE_HUP=1: one nginx (master on) reloaded with HUP
 #               for each block; TEST_NGINX_USE_VALGRIND=1 (or valgrind
-#               options): nginx runs in the foreground under memcheck and
-#               anything valgrind reports about a process (errors, definite
-#               leaks not in ./valgrind.suppress) fails a test.
+#               options): nginx runs in the foreground under memcheck
+#               (./valgrind.suppress is used if present) and each nginx
+#               process that valgrind reports errors or leaks for fails one
+#               test when it exits (at the end of the block; at the end of
+#               the file in HUP mode).  Leaks whose whole stack is inside
+#               the nginx executable and libc (nginx never frees its cycle
+#               at exit) are only shown.  Under valgrind set
+#               TEST_NGINX_TIMEOUT higher: everything is many times slower.
 #
 # nginx runs from t/servroot (conf/ html/ logs/) with
 # "-p t/servroot/ -c conf/nginx.conf" and is restarted for every block;
@@ -205,7 +210,7 @@ sub run_block {
     }
 
     my ($status, $stderr);
-    for my $try (1 .. 50) {
+    for my $try (1 .. 5) {    # nginx itself tries bind() for 2 seconds
         ($status, $stderr) = S::start_nginx($name);
         last if $status == 0 || $stderr !~ /Address already in use/;
         sleep 0.1;
@@ -261,6 +266,11 @@ sub run_must_die {
         if ($status == 0) {
             warn "WARNING: $name - nginx must die but it does not; "
                  . "killing it (req $i)\n";
+            # the daemon writes its pid file after its parent has exited
+            for (1 .. 50) {
+                last if -f $S::PidFile;
+                sleep $S::Sleep;
+            }
             S::stop_nginx($name);
         }
     }
