@@ -178,10 +178,10 @@ printf "\nFibonacci gateway benchmark, %s, %s (%d CPUs, load %s), nginx %s, "
     . "commit %s%s\n", $meta{date}, $meta{host}, $meta{cpus},
     (split ' ', $meta{load})[0], $meta{nginx}, $meta{commit} // '?',
     $meta{smoke} ? ', SMOKE RUN (figures not meaningful)' : '';
-printf "HTTP cases: wrk -t%d -c%d -d%ds after a %ds warm-up; case 5: h2load "
+printf "HTTP cases: wrk -t%d -c%d -d%ds --timeout %ds after a %ds warm-up; case 5: h2load "
     . "-c%d -m%d -t1 -D%d; %d run(s) per case, medians shown.\n"
     . "No CPU pinning: load generator, nginx and daemons share the cores.\n\n",
-    @meta{qw(threads connections duration warmup h2_clients h2_streams
+    @meta{qw(threads connections duration timeout warmup h2_clients h2_streams
     duration runs)};
 print "w = nginx worker_processes (- = no nginx)\n";
 printf "%-4s %-3s %12s %9s %9s %9s %5s  %s\n",
