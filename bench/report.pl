@@ -163,6 +163,26 @@ if ($meta{soak}) {
     }
 }
 
+# ---------------------------------------------------------------- cache
+
+# Cache hits and misses the fibonacci-service reported (stats.json, from
+# GetStats): case 6c's n (> big_n) should all miss, case 6w's (big_n) hit.
+my $cache;
+if (open my $fh, '<', "$dir/stats.json") {
+    my $s = eval { decode_json(do { local $/; <$fh> }) };
+    if ($s && ref $s->{fibonacci_stats} eq 'ARRAY') {
+        $cache = { cold => { hits => 0, misses => 0, n => 0 },
+                   warm => { hits => 0, misses => 0 } };
+        for my $e (@{ $s->{fibonacci_stats} }) {
+            my $k = $e->{n} > $meta{big_n} ? 'cold'
+                : $e->{n} == $meta{big_n} ? 'warm' : next;
+            $cache->{$k}{hits} += $e->{cache_hits} // 0;
+            $cache->{$k}{misses} += $e->{cache_misses} // 0;
+            $cache->{$k}{n}++ if $k eq 'cold';
+        }
+    }
+}
+
 # ---------------------------------------------------------------- print
 
 sub num {
@@ -226,6 +246,13 @@ for my $k (@procs) {
     printf "  %-36s %8d %10s %10s %10s\n", $p->{process}, $p->{pid},
         num($s[0]{rss_kb}, '%d'), num($s[-1]{rss_kb}, '%d'), num($max, '%d');
 }
+if ($cache) {
+    printf "\ncache, as fibonacci-service reported it: 6c (n > %d, %d distinct "
+        . "n): %d misses, %d hits (want no hits); 6w (n = %d): %d hits, "
+        . "%d misses\n", $meta{big_n}, $cache->{cold}{n},
+        $cache->{cold}{misses}, $cache->{cold}{hits}, $meta{big_n},
+        $cache->{warm}{hits}, $cache->{warm}{misses};
+}
 if ($soak) {
     print "\nsoak: RSS after warm-up vs after $meta{soak} requests (kB)\n";
     printf "  %-36s %10s %10s %+10d\n", $_->{process}, num($_->{after_warmup_kb}, '%d'),
@@ -240,6 +267,7 @@ my $json = {
     targets => \@targets,
     rss     => [ map { +{ %{ $proc{$_} } } } @procs ],
     ($soak ? (soak => $soak) : ()),
+    ($cache ? (cache => $cache) : ()),
 };
 open my $fh, '>', $out or die "$out: $!\n";
 print $fh JSON::PP->new->canonical->pretty->encode($json);
