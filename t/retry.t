@@ -191,8 +191,8 @@ load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
-    fib_timeout 300ms;
-    fib_retry_backoff 1s 2s;
+    fib_timeout 8s;
+    fib_retry_backoff 20s 40s;
     add_header X-Fib-Attempts $fib_attempts always;
 }
 --- request
