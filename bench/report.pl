@@ -73,6 +73,25 @@ sub median {
     return undef unless @v;
     return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
 }
+# CPU microseconds per request, per kind of process, in each run.
+my @kinds = qw(nginx fibonacci-service stats-service);
+my $tck = $meta{clk_tck} || 100;
+for my $e (values %case) {
+    for my $r (@{ $e->{runs} }) {
+        next unless $r->{cpu_after} && $r->{requests};
+        my %us = map { $_ => 0 } @kinds;
+        for my $p (keys %{ $r->{cpu_after} }) {
+            my ($kind) = grep { index($p, $_) == 0 } @kinds;
+            next unless $kind;
+            my $d = $r->{cpu_after}{$p} - ($r->{cpu_before}{$p} // 0);
+            $us{$kind} += $d * 1e6 / $tck / $r->{requests};
+        }
+        $r->{cpu_us_per_request} = \%us;
+        $r->{"cpu_$_"} = $us{$_} for @kinds;
+    }
+}
+push @metrics, map { "cpu_$_" } @kinds;
+
 for my $e (values %case) {
     next unless @{ $e->{runs} };
     $e->{median} = { map {
@@ -217,6 +236,19 @@ for my $k (@order) {
     printf "%-4s %-3s %12s %9s %9s %9s %5d  %s\n", $e->{case}, $e->{workers},
         num($m->{rps}, '%.0f'), ms($m->{p50_us}), ms($m->{p99_us}),
         ms($m->{p999_us}), scalar @{ $e->{runs} }, $e->{title};
+}
+
+print "\nCPU time per request in microseconds (user + system, median of "
+    . "the runs; the load generator not included)\n";
+printf "%-4s %-3s %12s %18s %14s %10s\n", 'case', 'w', 'nginx',
+    'fibonacci-service', 'stats-service', 'total';
+for my $k (@order) {
+    my $m = $case{$k}{median} or next;
+    next unless defined $m->{cpu_nginx};
+    my $t = 0;
+    $t += $m->{"cpu_$_"} for @kinds;
+    printf "%-4s %-3s %12.1f %18.1f %14.1f %10.1f\n", $case{$k}{case},
+        $case{$k}{workers}, (map { $m->{"cpu_$_"} } @kinds), $t;
 }
 
 print "\nratios of throughput (req/s)\n";
