@@ -143,15 +143,37 @@ static void push_n(stats_queue *q, int first, int count) {
     for (int i = 0; i < count; i++) stats_queue_push(q, first + i, 1000, 2);
 }
 
+/* A queue holding `count` records (n = first...) and a sender taking up to
+ * `batch_max` at a time to the scripted server. */
+typedef struct {
+    stats_queue  *q;
+    stats_sender *s;
+} rig;
+
+static rig rig_start(const char *target, int first, int count,
+                     size_t batch_max) {
+    rig r;
+    r.q = stats_queue_create(1000);
+    push_n(r.q, first, count);
+    r.s = stats_sender_start(target, r.q, batch_max);
+    ck_assert_ptr_nonnull(r.s);
+    return r;
+}
+
+/* Stop the sender (nothing may be left undelivered) and the server. */
+static void rig_stop(rig *r) {
+    ck_assert_uint_eq(stats_sender_stop(r->s, clock_mono_ns() + 2000 * MS), 0);
+    stats_queue_destroy(r->q);
+    stop_server();
+}
+
 START_TEST(test_retries_same_batch_until_acknowledged) {
-    const char *target = start_server(true, 3, GRPC_STATUS_UNAVAILABLE);
-    stats_queue *q = stats_queue_create(100);
-    push_n(q, 10, 5);
-    stats_sender *s = stats_sender_start(target, q, 100);
+    rig r = rig_start(start_server(true, 3, GRPC_STATUS_UNAVAILABLE),
+                      10, 5, 100);
     ck_assert_int_eq(wait_applied(5), 5);
-    push_n(q, 20, 2);
+    push_n(r.q, 20, 2);
     ck_assert_int_eq(wait_applied(7), 7);
-    ck_assert_uint_eq(stats_sender_stop(s, clock_mono_ns() + 1000 * MS), 0);
+    rig_stop(&r);
 
     for (int i = 0; i < 4; i++) {     /* 3 failed + 1 ok: the same batch */
         ck_assert_str_eq(srv.batch[i].sender, srv.batch[0].sender);
@@ -168,58 +190,45 @@ START_TEST(test_retries_same_batch_until_acknowledged) {
         ck_assert_str_eq(srv.batch[i].sender, srv.batch[0].sender);
         ck_assert_uint_eq(srv.batch[i].seq, srv.batch[0].seq + (uint64_t)i - 3);
     }
-    stats_queue_destroy(q);
-    stop_server();
 }
 END_TEST
 
 START_TEST(test_batches_are_bounded) {
-    const char *target = start_server(true, 0, GRPC_STATUS_OK);
-    stats_queue *q = stats_queue_create(100);
-    push_n(q, 0, 25);
-    stats_sender *s = stats_sender_start(target, q, 10);
+    rig r = rig_start(start_server(true, 0, GRPC_STATUS_OK), 0, 25, 10);
     ck_assert_int_eq(wait_applied(25), 25);
-    ck_assert_uint_eq(stats_sender_stop(s, clock_mono_ns() + 1000 * MS), 0);
+    rig_stop(&r);
     ck_assert_int_eq(srv.calls, 3);
     ck_assert_uint_eq(srv.batch[0].n_records, 10);
     ck_assert_uint_eq(srv.batch[1].n_records, 10);
     ck_assert_uint_eq(srv.batch[2].n_records, 5);
     ck_assert_int_eq(srv.batch[2].first_n, 20);
-    stats_queue_destroy(q);
-    stop_server();
 }
 END_TEST
 
 START_TEST(test_record_no_fallback) {
     /* No RecordBatch (UNIMPLEMENTED); RecordNo fails once on the way. */
-    const char *target = start_server(false, 1, GRPC_STATUS_UNAVAILABLE);
-    stats_queue *q = stats_queue_create(100);
-    push_n(q, 30, 3);
-    stats_sender *s = stats_sender_start(target, q, 100);
+    rig r = rig_start(start_server(false, 1, GRPC_STATUS_UNAVAILABLE),
+                      30, 3, 100);
     ck_assert_int_eq(wait_applied(3), 3);
-    push_n(q, 40, 1);
+    push_n(r.q, 40, 1);
     ck_assert_int_eq(wait_applied(4), 4);
-    ck_assert_uint_eq(stats_sender_stop(s, clock_mono_ns() + 1000 * MS), 0);
+    rig_stop(&r);
     ck_assert_int_eq(srv.record_no[0], 30);
     ck_assert_int_eq(srv.record_no[1], 31);
     ck_assert_int_eq(srv.record_no[2], 32);
     ck_assert_int_eq(srv.record_no[3], 40);
     ck_assert_int_eq(srv.calls, 5);           /* 1 failed, 4 recorded */
-    stats_queue_destroy(q);
-    stop_server();
 }
 END_TEST
 
 START_TEST(test_refused_batch_is_dropped) {
-    const char *target = start_server(true, 1, GRPC_STATUS_INVALID_ARGUMENT);
-    stats_queue *q = stats_queue_create(100);
-    push_n(q, 50, 3);
-    stats_sender *s = stats_sender_start(target, q, 100);
+    rig r = rig_start(start_server(true, 1, GRPC_STATUS_INVALID_ARGUMENT),
+                      50, 3, 100);
     int64_t end = clock_mono_ns() + 3000 * MS;
     while (calls_seen() < 1 && clock_mono_ns() < end) usleep(10000);
-    push_n(q, 60, 2);
+    push_n(r.q, 60, 2);
     ck_assert_int_eq(wait_applied(2), 2);
-    ck_assert_uint_eq(stats_sender_stop(s, clock_mono_ns() + 1000 * MS), 0);
+    rig_stop(&r);
     /* The refused batch is not sent again: the next call carries the next
      * records (in one or two batches) under the next seq. */
     ck_assert_int_ge(srv.calls, 2);
@@ -227,20 +236,14 @@ START_TEST(test_refused_batch_is_dropped) {
     ck_assert_int_eq(srv.batch[1].first_n, 60);
     ck_assert_uint_eq(srv.batch[1].seq, srv.batch[0].seq + 1);
     ck_assert_int_eq(srv.applied, 2);
-    stats_queue_destroy(q);
-    stop_server();
 }
 END_TEST
 
 START_TEST(test_stop_flushes_queue) {
-    const char *target = start_server(true, 0, GRPC_STATUS_OK);
-    stats_queue *q = stats_queue_create(1000);
-    stats_sender *s = stats_sender_start(target, q, 7);
-    push_n(q, 0, 500);
-    ck_assert_uint_eq(stats_sender_stop(s, clock_mono_ns() + 2000 * MS), 0);
+    rig r = rig_start(start_server(true, 0, GRPC_STATUS_OK), 0, 0, 7);
+    push_n(r.q, 0, 500);
+    rig_stop(&r);                       /* returns with nothing left */
     ck_assert_int_eq(srv.applied, 500);
-    stats_queue_destroy(q);
-    stop_server();
 }
 END_TEST
 
