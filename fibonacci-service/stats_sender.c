@@ -254,12 +254,15 @@ static void on_rejected(stats_sender *s, const rpc_result *r) {
 /* A fresh channel after UNAVAILABLE. gRPC's own reconnect backoff grows to
  * two minutes, so a channel kept through a long outage would notice the
  * stats-service's return that late; with a new channel each retry connects
- * at once, and our backoff alone sets the pace. */
+ * at once, and our backoff alone sets the pace. The server that comes back
+ * may be a newer one, so RecordBatch is tried again (unless part of this
+ * batch went out as RecordNo already: resending that would count it twice). */
 static void reconnect(stats_sender *s) {
     grpc_channel *ch = rpc_client_channel(s->target);
     if (ch == NULL) return;
     grpc_channel_destroy(s->channel);
     s->channel = ch;
+    if (s->done == 0) s->no_batch = false;
 }
 
 static void *sender_main(void *arg) {

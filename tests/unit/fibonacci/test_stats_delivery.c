@@ -94,16 +94,16 @@ static void record_no(rpc_call *c, void *ud) {
     stats__record_request__free_unpacked(req, NULL);
 }
 
-/* A server with RecordBatch (batch = true) or only RecordNo, failing its
- * first `fail_first` calls with `code`. Returns its target. */
-static const char *start_server(bool batch, int fail_first,
-                                grpc_status_code code) {
+/* A server on `listen` with RecordBatch (batch = true) or only RecordNo,
+ * failing its first `fail_first` calls with `code`. Returns its target. */
+static const char *start_server_on(const char *listen, bool batch,
+                                   int fail_first, grpc_status_code code) {
     static char target[64];
     grpc_init();
     log_init("test", LOG_ERROR);
     srv.fail_first = fail_first;
     srv.fail_code = code;
-    server = rpc_server_create("127.0.0.1:0", 1);
+    server = rpc_server_create(listen, 1);
     if (batch)
         rpc_server_add_method(server, "/stats.Stats/RecordBatch",
                               record_batch, NULL);
@@ -111,6 +111,11 @@ static const char *start_server(bool batch, int fail_first,
     ck_assert_int_eq(rpc_server_start(server), 0);
     snprintf(target, sizeof(target), "127.0.0.1:%d", rpc_server_port(server));
     return target;
+}
+
+static const char *start_server(bool batch, int fail_first,
+                                grpc_status_code code) {
+    return start_server_on("127.0.0.1:0", batch, fail_first, code);
 }
 
 static void stop_server(void) {
@@ -221,6 +226,27 @@ START_TEST(test_record_no_fallback) {
 }
 END_TEST
 
+START_TEST(test_record_batch_again_after_reconnect) {
+    /* An original server (RecordNo only) is replaced by a newer one on the
+     * same port: after the outage the sender uses RecordBatch again. */
+    char target[64];
+    snprintf(target, sizeof(target), "%s", start_server(false, 0, 0));
+    rig r = rig_start(target, 70, 2, 100);
+    ck_assert_int_eq(wait_applied(2), 2);
+    stop_server();
+    push_n(r.q, 80, 3);
+    usleep(200000);                     /* deliveries fail: UNAVAILABLE */
+    start_server_on(target, true, 0, 0);
+    ck_assert_int_eq(wait_applied(5), 5);
+    rig_stop(&r);
+    ck_assert_int_eq(srv.record_no[0], 70);
+    ck_assert_int_eq(srv.record_no[1], 71);
+    seen_batch *last = &srv.batch[srv.calls - 1];
+    ck_assert_uint_eq(last->n_records, 3);
+    ck_assert_int_eq(last->first_n, 80);
+}
+END_TEST
+
 START_TEST(test_refused_batch_is_dropped) {
     rig r = rig_start(start_server(true, 1, GRPC_STATUS_INVALID_ARGUMENT),
                       50, 3, 100);
@@ -268,8 +294,9 @@ int main(void) {
     const TTest *tests[] = {test_retries_same_batch_until_acknowledged,
                             test_batches_are_bounded,
                             test_record_no_fallback,
+                            test_record_batch_again_after_reconnect,
                             test_refused_batch_is_dropped,
                             test_stop_flushes_queue,
                             test_stop_gives_up_at_deadline};
-    return run_suite(one_case_suite("stats_delivery", tests, 6));
+    return run_suite(one_case_suite("stats_delivery", tests, 7));
 }
