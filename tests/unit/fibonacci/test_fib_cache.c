@@ -16,13 +16,22 @@
 
 static atomic_int computed;
 static atomic_int compute_sleep_us;
+static atomic_int getters_started;     /* threads about to look up */
+static int getters_expected;
 static atomic_bool compute_fails;
 
 /* "nnnn..." n times the last digit of n: n bytes long. */
 static char *stub_compute(unsigned long n, size_t *len) {
     atomic_fetch_add(&computed, 1);
     int us = atomic_load(&compute_sleep_us);
-    if (us > 0) usleep((useconds_t)us);
+    if (us > 0) {
+        /* Let every concurrent getter reach the cache before finishing. */
+        for (int i = 0; i < 500; i++) {
+            if (atomic_load(&getters_started) >= getters_expected) break;
+            usleep(10000);
+        }
+        usleep((useconds_t)us);
+    }
     if (atomic_load(&compute_fails)) return NULL;
     char *s = malloc(n + 1);
     memset(s, (int)('0' + n % 10), n);
@@ -179,6 +188,7 @@ typedef struct {
 
 static void *getter_main(void *arg) {
     getter *g = arg;
+    atomic_fetch_add(&getters_started, 1);
     g->got = fib_cache_get(g->cache, g->n, &g->result);
     return NULL;
 }
@@ -187,6 +197,8 @@ static void *getter_main(void *arg) {
 static int concurrent_gets(fib_cache *c, unsigned long n, getter *g) {
     pthread_t t[THREADS];
     atomic_store(&computed, 0);
+    atomic_store(&getters_started, 0);
+    getters_expected = THREADS;
     for (int i = 0; i < THREADS; i++) {
         g[i] = (getter){ c, n, NULL, FIB_CACHE_HIT };
         pthread_create(&t[i], NULL, getter_main, &g[i]);
@@ -197,7 +209,7 @@ static int concurrent_gets(fib_cache *c, unsigned long n, getter *g) {
 
 START_TEST(test_concurrent_misses_compute_once) {
     reset_stub();
-    atomic_store(&compute_sleep_us, 200000);   /* all threads arrive first */
+    atomic_store(&compute_sleep_us, 100000);   /* all threads arrive first */
     fib_cache *c = fib_cache_create(1 << 20, stub_compute);
     getter g[THREADS];
     ck_assert_int_eq(concurrent_gets(c, 1000, g), 1);
@@ -226,7 +238,7 @@ START_TEST(test_concurrent_misses_compute_once) {
 
     /* Also for a value too big to cache: waiters get the one result. */
     c = fib_cache_create(10, stub_compute);
-    atomic_store(&compute_sleep_us, 200000);
+    atomic_store(&compute_sleep_us, 100000);
     ck_assert_int_eq(concurrent_gets(c, 2000, g), 1);
     for (int i = 0; i < THREADS; i++) {
         ck_assert_ptr_eq(g[i].got, g[0].got);
