@@ -210,6 +210,8 @@ ngx_http_fib_grpc_thread(void *data)
 
     one = 1;
 
+    (void) pthread_setname_np(pthread_self(), "fib-cq");
+
     for ( ;; ) {
         ev = grpc_completion_queue_next(rt->cq,
                                         gpr_inf_future(GPR_CLOCK_REALTIME),
@@ -307,7 +309,7 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_log_t *log)
 {
     sigset_t                 all, saved;
     ngx_uint_t               i;
-    grpc_arg                 arg[4];
+    grpc_arg                 arg[5];
     grpc_channel_args        args;
     ngx_http_fib_channel_t  *ch;
     grpc_channel_credentials  *creds;
@@ -353,7 +355,13 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_log_t *log)
     arg[3].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     arg[3].value.integer = 64 * 1024 * 1024;
 
-    args.num_args = 4;
+    /* the module retries itself, with nginx timers: no retry filter */
+
+    arg[4].type = GRPC_ARG_INTEGER;
+    arg[4].key = GRPC_ARG_ENABLE_RETRIES;
+    arg[4].value.integer = 0;
+
+    args.num_args = 5;
     args.args = arg;
 
     sigfillset(&all);
