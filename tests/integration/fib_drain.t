@@ -27,7 +27,7 @@ if ($pid == 0) {
     exec("$bin_dir/fibctl", '--target', $fib->{target}, '--timeout', '60s',
          'getfib', 19000000, '--exact') or POSIX::_exit(127);
 }
-sleep 0.2;                                # the call is being computed
+sleep 0.4;                                # the call is being computed
 kill 'TERM', $fib->{pid};
 sleep 0.1;
 my ($hrc, $health) = fibctl($fib->{target}, '--timeout=1s', 'health',
