@@ -94,8 +94,13 @@ void rpc_call_reply(rpc_call *c, const ProtobufCMessage *reply) {
     size_t n = protobuf_c_message_get_packed_size(reply);
     grpc_slice s = grpc_slice_malloc(n);     /* inline (no malloc) when small */
     protobuf_c_message_pack(reply, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    rpc_call_reply_packed(c, s);
     grpc_slice_unref(s);
+}
+
+void rpc_call_reply_packed(rpc_call *c, grpc_slice packed) {
+    /* the byte buffer takes its own reference to the slice */
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&packed, 1);
     rpc_call_send(c, GRPC_STATUS_OK, NULL, bb);
 }
 

@@ -72,6 +72,11 @@ int64_t rpc_call_start_ns(const rpc_call *c);
 /* Answer OK with `reply` (packed here; the caller still owns it). */
 void rpc_call_reply(rpc_call *c, const ProtobufCMessage *reply);
 
+/* Answer OK with a message packed already, e.g. one answer cached and sent
+ * to many callers: the call takes its own reference to `packed`, the caller
+ * keeps (and eventually unrefs) its own. */
+void rpc_call_reply_packed(rpc_call *c, grpc_slice packed);
+
 /* Answer with a non-OK status and a message (printf format). */
 void rpc_call_fail(rpc_call *c, grpc_status_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -219,7 +219,7 @@ static void get_stats(rpc_call *c, void *ud) {
                       "stats-service is out of memory");
         return;
     }
-    rpc_call_reply(c, &stats_view_response(view)->base);
+    rpc_call_reply_packed(c, stats_view_packed(view));
 
     snap = stats_view_snapshot(view);
     if (log_begin(&l, LOG_DEBUG, "get_stats")) {

@@ -1,6 +1,7 @@
 /* stats_view.c - reference-counted GetStats answers keyed by store version.
  *
- * A view is immutable once built: any number of threads pack it at once.
+ * A view is immutable once built, its response packed once into a
+ * reference-counted gRPC slice that every call sending it shares.
  * The cache holds one reference to the latest view; each caller holds one
  * while it sends. A newer view replaces the cached one, and the old one is
  * freed when its last caller lets go. */
@@ -13,6 +14,7 @@ struct stats_view {
     int                  refs;      /* guarded by stats_views.lock */
     stats_snapshot       snap;
     Stats__StatsResponse resp;
+    grpc_slice           packed;    /* resp, packed */
 };
 
 void stats_views_init(stats_views *vs) {
@@ -21,6 +23,7 @@ void stats_views_init(stats_views *vs) {
 }
 
 static void view_free(stats_view *v) {
+    grpc_slice_unref(v->packed);
     stats_response_release(&v->resp);
     stats_snapshot_free(&v->snap);
     free(v);
@@ -37,6 +40,7 @@ static stats_view *view_build(stats_store *store) {
     stats_view *v = calloc(1, sizeof(*v));
 
     if (v == NULL) return NULL;
+    v->packed = grpc_empty_slice();
     stats__stats_response__init(&v->resp);
     if (stats_store_snapshot(store, &v->snap) != STATS_OK) {
         free(v);
@@ -46,6 +50,9 @@ static stats_view *view_build(stats_store *store) {
         view_free(v);
         return NULL;
     }
+    v->packed = grpc_slice_malloc(
+        protobuf_c_message_get_packed_size(&v->resp.base));
+    protobuf_c_message_pack(&v->resp.base, GRPC_SLICE_START_PTR(v->packed));
     v->refs = 1;    /* the caller's */
     return v;
 }
@@ -92,4 +99,8 @@ const Stats__StatsResponse *stats_view_response(const stats_view *v) {
 
 const stats_snapshot *stats_view_snapshot(const stats_view *v) {
     return &v->snap;
+}
+
+grpc_slice stats_view_packed(const stats_view *v) {
+    return v->packed;
 }

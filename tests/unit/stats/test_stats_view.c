@@ -47,6 +47,17 @@ START_TEST(test_reused_until_changed) {
     ck_assert_int_eq(stats_view_response(c)->total_requests, 3);
     ck_assert_uint_eq(stats_view_response(c)->n_fibonacci_stats, 2);
     ck_assert_int_eq(stats_view_response(c)->fibonacci_stats[0]->n, 0);
+
+    /* the packed answer every call sends is the same message */
+    grpc_slice packed = stats_view_packed(c);
+    Stats__StatsResponse *wire = stats__stats_response__unpack(NULL,
+        GRPC_SLICE_LENGTH(packed), GRPC_SLICE_START_PTR(packed));
+    ck_assert_ptr_nonnull(wire);
+    ck_assert_uint_eq(wire->total_requests64, 3);
+    ck_assert_uint_eq(wire->n_fibonacci_stats, 2);
+    ck_assert_int_eq(wire->fibonacci_stats[1]->n, 1);
+    ck_assert_uint_eq(wire->fibonacci_stats[1]->request_count64, 2);
+    stats__stats_response__free_unpacked(wire, NULL);
     ck_assert_uint_eq(stats_view_snapshot(c)->len, 2);
     stats_view_release(&views, a);
     stats_view_release(&views, b);
