@@ -101,6 +101,10 @@ $(BUILD)/tests/stats/%: $(BUILD)/obj/tests/unit/stats/%.o \
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
 
+# Unit tests include their component's headers by name ("fib_cache.h").
+$(BUILD)/obj/tests/unit/fibonacci/%.o: CFLAGS += -Ifibonacci-service
+$(BUILD)/obj/tests/unit/stats/%.o: CFLAGS += -Istats-service
+
 unit-build: $(UNIT_BIN)
 
 # Each test binary prints check's own summary line; any failure fails make.

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "../common/testutil.h"
-#include "../../../stats-service/stats_proto.h"
+#include "stats_proto.h"
 
 START_TEST(test_sat_int32) {
     ck_assert_int_eq(stats_sat_int32(0), 0);

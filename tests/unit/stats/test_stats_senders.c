@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "../common/testutil.h"
-#include "../../../stats-service/stats_senders.h"
+#include "stats_senders.h"
 
 START_TEST(test_seq_semantics) {
     stats_senders *t = stats_senders_create(10);

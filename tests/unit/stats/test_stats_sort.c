@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "../common/testutil.h"
-#include "../../../stats-service/stats_sort.h"
+#include "stats_sort.h"
 
 /* len rows with scrambled distinct n drawn from [0, span), count = n + 1. */
 static stats_row *make_rows(size_t len, uint64_t span, uint64_t seed) {

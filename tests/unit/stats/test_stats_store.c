@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../common/testutil.h"
-#include "../../../stats-service/stats_store.h"
+#include "stats_store.h"
 
 static stats_store *store;
 

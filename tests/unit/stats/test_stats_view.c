@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "../common/testutil.h"
-#include "../../../stats-service/stats_view.h"
+#include "stats_view.h"
 
 static stats_store *store;
 static stats_views views;
