@@ -1,0 +1,112 @@
+# lib/figures.sh - what one load-generator run yields: wrk or h2load
+# results (one JSON line per run in results.jsonl), CPU time and RSS of the
+# processes. Sourced by bench/run.
+# shellcheck shell=bash
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+
+# One RSS sample of every running process: daemons and nginx workers.
+rss_sample() {   # point
+    local point=$1 name pid kb w
+    for name in "${!PID[@]}"; do
+        pid=${PID[$name]}
+        if [[ $name == nginx-* ]]; then
+            for w in $(pgrep -P "$pid" || true); do
+                kb=$(rss_kb "$w")
+                if [[ -n $kb ]]; then
+                    printf '{"point":"%s","process":"%s worker","pid":%d,"rss_kb":%d}\n' \
+                        "$point" "$name" "$w" "$kb" >>"$RSS"
+                fi
+            done
+        else
+            kb=$(rss_kb "$pid")
+            if [[ -n $kb ]]; then
+                printf '{"point":"%s","process":"%s","pid":%d,"rss_kb":%d}\n' \
+                    "$point" "$name" "$pid" "$kb" >>"$RSS"
+            fi
+        fi
+    done
+}
+
+# CPU time (user + system, clock ticks) each started process has used so
+# far, nginx as the sum of its workers: a JSON object. The difference over
+# one run tells where that case's CPU went.
+cpu_ticks() {
+    local name pid w t out=
+    for name in "${!PID[@]}"; do
+        pid=${PID[$name]}
+        if [[ $name == nginx-* ]]; then
+            t=0
+            for w in $(pgrep -P "$pid" || true); do
+                t=$((t + $(awk '{ print $14 + $15 }' "/proc/$w/stat" 2>/dev/null || echo 0)))
+            done
+        else
+            t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        fi
+        out+="\"$name\":${t:-0},"
+    done
+    printf '{%s}' "${out%,}"
+}
+CPU_BEFORE='{}'
+
+# Keep one BENCH_RESULT line, tagged with case/workers/run, after checking
+# that the load generator saw no errors at all.
+keep_result() {   # case workers run output
+    local id=$1 workers=$2 run=$3 out=$4 line errs
+    line=$(grep -m1 '^BENCH_RESULT ' "$out") \
+        || { tail -n 20 "$out" >&2; why "no result from the load generator (see above)"; return 1; }
+    line=${line#BENCH_RESULT \{}
+    printf '{"case":"%s","workers":"%s","run":"%s","cpu_before":%s,"cpu_after":%s,%s\n' \
+        "$id" "$workers" "$run" "$CPU_BEFORE" "$(cpu_ticks)" "$line" >>"$RESULTS"
+    errs=$(perl -MJSON::PP -ne '
+        my $e = decode_json($_)->{errors};
+        print join(", ", map { "$e->{$_} " . ($_ eq "status"
+            ? "non-2xx responses" : "$_ errors") } grep { $e->{$_} } sort keys %$e)' \
+        <<<"{$line")
+    [[ -z $errs ]] || why "$errs in run $run"
+}
+
+# The current round: "warmup" (unmeasured, BENCH_WARMUP seconds) or the
+# number of a measured run (BENCH_DURATION seconds).
+ROUND=
+
+round_secs() { if [[ $ROUND == warmup ]]; then echo "$WARMUP"; else echo "$DURATION"; fi; }
+
+# One wrk run against URL with a script from bench/wrk.
+measure_wrk() {   # case workers url script [script args...]
+    local id=$1 workers=$2 url=$3 script=$4
+    local out=$RUN/wrk-$id-w$workers-$ROUND.txt
+    shift 4
+    if [[ $script == walk.lua ]]; then   # case 6c: fresh n every time
+        set -- "$1" "$cold_next" "$THREADS"
+    fi
+    CPU_BEFORE=$(cpu_ticks)
+    BENCH_WRK_DIR=$BENCH/wrk wrk -t"$THREADS" -c"$CONNS" -d"$(round_secs)s" \
+        --timeout "${TIMEOUT}s" --latency -s "$BENCH/wrk/$script" "$url" ${1+--} "$@" \
+        >"$out" 2>&1 || { tail -n 20 "$out" >&2; why "wrk failed"; return 1; }
+    keep_result "$id" "$workers" "$ROUND" "$out" || return 1
+    if [[ $script == walk.lua ]]; then
+        # past every n this run may have asked for, requests in flight too
+        cold_next=$((cold_next + $(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' \
+            "$out") + 2 * CONNS + THREADS))
+        # the values cached early on are long evicted when the walk restarts
+        ((cold_next + 2 * CONNS < COLD_MAX)) || cold_next=$((BIG_N + 1))
+    fi
+    return 0
+}
+
+# One h2load run of gRPC unary calls (GetFib, FIB_N) at 127.0.0.1:PORT.
+measure_h2load() {   # case workers port
+    local id=$1 workers=$2 port=$3
+    local out=$RUN/h2load-$id-w$workers-$ROUND
+    CPU_BEFORE=$(cpu_ticks)
+    h2load -c "$H2_CLIENTS" -m "$H2_STREAMS" -t 1 -D "$(round_secs)" \
+        -d "$RUN/getfib.bin" -H 'content-type: application/grpc' \
+        -H 'te: trailers' --log-file "$out.log" \
+        "http://127.0.0.1:$port/fibonacci.Fibonacci/GetFib" \
+        >"$out.txt" 2>&1 || { tail -n 20 "$out.txt" >&2; why "h2load failed"; return 1; }
+    perl "$BENCH/h2load.pl" "$out.txt" "$out.log" >>"$out.txt" \
+        || { why "cannot read h2load's output"; return 1; }
+    rm -f "$out.log"
+    keep_result "$id" "$workers" "$ROUND" "$out.txt"
+}
