@@ -3,48 +3,42 @@
 # processes. Sourced by bench/run.
 # shellcheck shell=bash
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
-
-# One RSS sample of every running process: daemons and nginx workers.
-rss_sample() {   # point
-    local point=$1 name pid kb w
+# Every started process worth watching, one "pid label" a line: the
+# daemons, and each nginx's workers (the master does no work).
+watched() {
+    local name w
     for name in "${!PID[@]}"; do
-        pid=${PID[$name]}
         if [[ $name == nginx-* ]]; then
-            for w in $(pgrep -P "$pid" || true); do
-                kb=$(rss_kb "$w")
-                if [[ -n $kb ]]; then
-                    printf '{"point":"%s","process":"%s worker","pid":%d,"rss_kb":%d}\n' \
-                        "$point" "$name" "$w" "$kb" >>"$RSS"
-                fi
+            for w in $(pgrep -P "${PID[$name]}" || true); do
+                echo "$w $name worker"
             done
         else
-            kb=$(rss_kb "$pid")
-            if [[ -n $kb ]]; then
-                printf '{"point":"%s","process":"%s","pid":%d,"rss_kb":%d}\n' \
-                    "$point" "$name" "$pid" "$kb" >>"$RSS"
-            fi
+            echo "${PID[$name]} $name"
         fi
     done
 }
 
-# CPU time (user + system, clock ticks) each started process has used so
-# far, nginx as the sum of its workers: a JSON object. The difference over
-# one run tells where that case's CPU went.
-cpu_ticks() {
-    local name pid w t out=
-    for name in "${!PID[@]}"; do
-        pid=${PID[$name]}
-        if [[ $name == nginx-* ]]; then
-            t=0
-            for w in $(pgrep -P "$pid" || true); do
-                t=$((t + $(awk '{ print $14 + $15 }' "/proc/$w/stat" 2>/dev/null || echo 0)))
-            done
-        else
-            t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+# One RSS (VmRSS) sample of every watched process, into rss.jsonl.
+rss_sample() {   # point
+    local label pid kb
+    while read -r pid label; do
+        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        if [[ -n $kb ]]; then
+            printf '{"point":"%s","process":"%s","pid":%d,"rss_kb":%d}\n' \
+                "$1" "$label" "$pid" "$kb" >>"$RSS"
         fi
-        out+="\"$name\":${t:-0},"
-    done
+    done < <(watched)
+}
+
+# CPU time (user + system, clock ticks) every watched process has used so
+# far, as a JSON object {"label pid": ticks}. The difference over one run
+# tells where that case's CPU went.
+cpu_ticks() {
+    local label pid t out=
+    while read -r pid label; do
+        t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || true)
+        out+="\"$label $pid\":${t:-0},"
+    done < <(watched)
     printf '{%s}' "${out%,}"
 }
 CPU_BEFORE='{}'
