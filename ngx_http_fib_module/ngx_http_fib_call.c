@@ -39,6 +39,11 @@ static ngx_queue_t  ngx_http_fib_calls = {
 
 static uint64_t  ngx_http_fib_rng;
 
+static const char  *ngx_http_fib_method_names[NGX_HTTP_FIB_NMETHODS] = {
+    "GetFib",
+    "GetStats"
+};
+
 
 /*
  * What both content handlers do first: GET or HEAD only, no body, and a
@@ -96,7 +101,8 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 
 ngx_int_t
 ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    const ProtobufCMessage *msg, ngx_http_fib_reply_pt reply)
+    const ProtobufCMessage *msg, const ProtobufCMessageDescriptor *reply_type,
+    ngx_http_fib_reply_pt reply)
 {
     ngx_http_cleanup_t       *cln;
     ngx_http_fib_loc_conf_t  *flcf;
@@ -124,6 +130,7 @@ ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     cln->data = ctx;
 
     ctx->reply = reply;
+    ctx->reply_type = reply_type;
     ctx->start = ngx_current_msec;
     ctx->deadline = ctx->start + flcf->timeout;
 
@@ -388,8 +395,10 @@ static ngx_int_t
 ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     grpc_byte_buffer *bb)
 {
-    ngx_int_t                rc;
+    ngx_str_t                err;
     grpc_slice               slice;
+    ProtobufCMessage        *msg;
+    ProtobufCAllocator       allocator;
     grpc_byte_buffer_reader  reader;
 
     if (bb->type == GRPC_BB_RAW
@@ -409,12 +418,37 @@ ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         grpc_byte_buffer_reader_destroy(&reader);
     }
 
-    rc = ctx->reply(r, ctx, GRPC_SLICE_START_PTR(slice),
-                    GRPC_SLICE_LENGTH(slice));
+    allocator.alloc = ngx_http_fib_pb_alloc;
+    allocator.free = ngx_http_fib_pb_free;
+    allocator.allocator_data = r->pool;
+
+    msg = protobuf_c_message_unpack(ctx->reply_type, &allocator,
+                                    GRPC_SLICE_LENGTH(slice),
+                                    GRPC_SLICE_START_PTR(slice));
+
+    if (msg == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fib: %s sent a reply that does not parse as %s "
+                      "(%uz bytes)",
+                      ngx_http_fib_method_names[ctx->conf->method],
+                      ctx->reply_type->short_name, GRPC_SLICE_LENGTH(slice));
+
+        grpc_slice_unref(slice);
+
+        if (ctx->conf->method == NGX_HTTP_FIB_GET_FIB) {
+            ngx_str_set(&err, "unparseable reply from the Fibonacci service");
+
+        } else {
+            ngx_str_set(&err, "unparseable reply from the Stats service");
+        }
+
+        return ngx_http_fib_send_error(r, NGX_HTTP_BAD_GATEWAY,
+                                       GRPC_STATUS_INTERNAL, &err);
+    }
 
     grpc_slice_unref(slice);
 
-    return rc;
+    return ctx->reply(r, ctx, msg);
 }
 
 
@@ -547,8 +581,7 @@ ngx_http_fib_call_failed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     ngx_log_error(level, r->connection->log, 0,
                   "fib: %s failed with %s \"%V\" after %ui attempt%s",
-                  ctx->conf->method == NGX_HTTP_FIB_GET_FIB
-                  ? "GetFib" : "GetStats",
+                  ngx_http_fib_method_names[ctx->conf->method],
                   ngx_http_fib_status_name(status), details,
                   ctx->attempts, ctx->attempts == 1 ? "" : "s");
 
@@ -690,16 +723,6 @@ ngx_http_fib_call_abort_all(void)
             ngx_http_fib_call_free(call);
         }
     }
-}
-
-
-void
-ngx_http_fib_protobuf_allocator(ngx_pool_t *pool,
-    ProtobufCAllocator *allocator)
-{
-    allocator->alloc = ngx_http_fib_pb_alloc;
-    allocator->free = ngx_http_fib_pb_free;
-    allocator->allocator_data = pool;
 }
 
 

@@ -14,7 +14,7 @@
 static ngx_int_t ngx_http_fib_parse_n(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_str_t *err);
 static ngx_int_t ngx_http_fib_reply(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, u_char *data, size_t len);
+    ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
 static ngx_int_t ngx_http_fib_decimal(u_char *p, size_t len, int64_t *x);
 
 
@@ -42,7 +42,9 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     req.n = ctx->n;
     req.exact = 1;
 
-    return ngx_http_fib_call_begin(r, ctx, &req.base, ngx_http_fib_reply);
+    return ngx_http_fib_call_begin(r, ctx, &req.base,
+                                   &fibonacci__fibonacci_response__descriptor,
+                                   ngx_http_fib_reply);
 }
 
 
@@ -118,7 +120,7 @@ ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
 static ngx_int_t
 ngx_http_fib_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    u_char *data, size_t len)
+    ProtobufCMessage *msg)
 {
     size_t                         vlen;
     u_char                        *value, xbuf[NGX_INT64_LEN];
@@ -126,22 +128,9 @@ ngx_http_fib_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_buf_t                     *b;
     ngx_str_t                      err;
     ngx_int_t                      fits;
-    ProtobufCAllocator             allocator;
     Fibonacci__FibonacciResponse  *resp;
 
-    ngx_http_fib_protobuf_allocator(r->pool, &allocator);
-
-    resp = fibonacci__fibonacci_response__unpack(&allocator, len, data);
-
-    if (resp == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fib: GetFib sent a reply that does not parse as "
-                      "FibonacciResponse (%uz bytes)", len);
-
-        ngx_str_set(&err, "unparseable reply from the Fibonacci service");
-        return ngx_http_fib_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                       GRPC_STATUS_INTERNAL, &err);
-    }
+    resp = (Fibonacci__FibonacciResponse *) msg;
 
     if (resp->value && resp->value[0]) {
         value = (u_char *) resp->value;

@@ -33,9 +33,9 @@ typedef struct ngx_http_fib_channel_s  ngx_http_fib_channel_t;
 typedef struct ngx_http_fib_call_s     ngx_http_fib_call_t;
 typedef struct ngx_http_fib_ctx_s      ngx_http_fib_ctx_t;
 
-/* builds the response from a reply message; returns an HTTP status */
+/* answers the request from the unpacked reply; returns what to finalize */
 typedef ngx_int_t (*ngx_http_fib_reply_pt)(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, u_char *data, size_t len);
+    ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
 
 
 typedef struct {
@@ -87,6 +87,7 @@ struct ngx_http_fib_ctx_s {
     ngx_http_fib_loc_conf_t   *conf;
     ngx_http_fib_call_t       *call;
     ngx_http_fib_reply_pt      reply;
+    const ProtobufCMessageDescriptor  *reply_type;
 
     int32_t                    n;
     ngx_uint_t                 attempts;
@@ -119,13 +120,12 @@ ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
     ngx_http_fib_ctx_t **ctxp);
 ngx_int_t ngx_http_fib_call_begin(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg,
+    const ProtobufCMessageDescriptor *reply_type,
     ngx_http_fib_reply_pt reply);
 ngx_int_t ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx);
 void ngx_http_fib_call_done(ngx_http_fib_call_t *call);
 void ngx_http_fib_call_free(ngx_http_fib_call_t *call);
 void ngx_http_fib_call_abort_all(void);
-void ngx_http_fib_protobuf_allocator(ngx_pool_t *pool,
-    ProtobufCAllocator *allocator);
 
 /* ngx_http_fib_handler.c, ngx_http_fib_stats.c: content handlers */
 ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);

@@ -12,7 +12,7 @@
 
 
 static ngx_int_t ngx_http_fib_stats_reply(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, u_char *data, size_t len);
+    ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
 static int ngx_libc_cdecl ngx_http_fib_stats_cmp(const void *one,
     const void *two);
 
@@ -38,6 +38,7 @@ ngx_http_fib_stats_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_fib_call_begin(r, ctx, &req.base,
+                                   &stats__stats_response__descriptor,
                                    ngx_http_fib_stats_reply);
 }
 
@@ -49,29 +50,15 @@ ngx_http_fib_stats_handler(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_fib_stats_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    u_char *data, size_t len)
+    ProtobufCMessage *msg)
 {
     size_t                 i, size;
     uint64_t               total, count;
     ngx_buf_t             *b;
-    ngx_str_t              err;
     Stats__FibonacciStat  *st, **sorted;
-    ProtobufCAllocator     allocator;
     Stats__StatsResponse  *resp;
 
-    ngx_http_fib_protobuf_allocator(r->pool, &allocator);
-
-    resp = stats__stats_response__unpack(&allocator, len, data);
-
-    if (resp == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fib: GetStats sent a reply that does not parse as "
-                      "StatsResponse (%uz bytes)", len);
-
-        ngx_str_set(&err, "unparseable reply from the Stats service");
-        return ngx_http_fib_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                       GRPC_STATUS_INTERNAL, &err);
-    }
+    resp = (Stats__StatsResponse *) msg;
 
     sorted = resp->fibonacci_stats;
 
