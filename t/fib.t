@@ -158,15 +158,23 @@ Allow: GET, HEAD
 
 
 
-=== TEST 11: several locations share one target
+=== TEST 11: several locations share one target, one channel
 --- main_config
 load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /a { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 location = /b { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
---- request eval
-["GET /a?n=11", "GET /b?n=12"]
---- response_body eval
-['{"n":11,"x":89,"value":"89"}', '{"n":12,"x":144,"value":"144"}']
+location = /both.html { ssi on; }
+--- user_files
+>>> both.html
+<!--# include virtual="/a?n=11" wait="yes" --><!--# include virtual="/b?n=12" -->
+--- request
+GET /both.html
+--- response_body
+{"n":11,"x":89,"value":"89"}{"n":12,"x":144,"value":"144"}
+--- grep_error_log eval
+qr/fib: channel to "[^"]+" created/
+--- grep_error_log_out eval
+"fib: channel to \"127.0.0.1:$ENV{TEST_NGINX_FIB_PORT}\" created\n"
 --- no_error_log
 [error]
