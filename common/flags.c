@@ -296,6 +296,24 @@ int flags_parse_duration(const char *s, long long *ns) {
     return parse_duration(s, ns) == 0 ? 0 : -1;
 }
 
+int flags_listen_from_env(const char *prog, const char **listen, char *buf,
+                          size_t cap) {
+    const char *port = getenv("PORT");
+    char *end;
+    long v;
+
+    if (port == NULL || port[0] == '\0') return 0;
+    v = strtol(port, &end, 10);
+    if (*end != '\0' || port[0] < '0' || port[0] > '9' || v < 1 || v > 65535) {
+        fprintf(stderr, "%s: $PORT: '%s' is not a port number (1..65535)\n",
+                prog, port);
+        return -1;
+    }
+    snprintf(buf, cap, "0.0.0.0:%ld", v);
+    *listen = buf;
+    return 0;
+}
+
 int flags_ncpu(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;

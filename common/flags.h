@@ -8,6 +8,7 @@
 #define COMMON_FLAGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -39,6 +40,14 @@ int flags_parse(int argc, char **argv, const flag_def *defs,
  * nanoseconds; 0 on success, -1 if malformed or out of range. For tools
  * that parse their own arguments (fibctl). */
 int flags_parse_duration(const char *s, long long *ns);
+
+/* The original system's PORT=N: serve on 0.0.0.0:N. Call before
+ * flags_parse() with *listen holding the default: it only moves the default,
+ * so an explicit --listen still wins. `buf` (at least 32 bytes) must outlive
+ * *listen. Returns 0 (also when $PORT is unset or empty), or -1 after
+ * printing "prog: $PORT: 'x' is not a port number (1..65535)". */
+int flags_listen_from_env(const char *prog, const char **listen, char *buf,
+                          size_t cap);
 
 /* Number of online cores, at least 1. */
 int flags_ncpu(void);

@@ -39,19 +39,10 @@ typedef struct {
     const char *log_level;
 } config;
 
-/* PORT=N (the original's convention) and a bare port mean every address. */
-static const char *listen_address(const char *listen, char *buf, size_t cap) {
-    for (const char *p = listen; *p != '\0'; p++)
-        if (!isdigit((unsigned char)*p)) return listen;
-    if (*listen == '\0') return listen;
-    snprintf(buf, cap, "0.0.0.0:%s", listen);
-    return buf;
-}
-
 static int parse_flags(int argc, char **argv, config *cfg) {
     const flag_def defs[] = {
-        { "listen", FLAG_STRING, &cfg->listen, 0, 0, "PORT",
-          "address to serve gRPC on (env PORT=N: 0.0.0.0:N)" },
+        { "listen", FLAG_STRING, &cfg->listen, 0, 0, NULL,
+          "address to serve gRPC on ($PORT=N means 0.0.0.0:N)" },
         { "stats", FLAG_STRING, &cfg->stats, 0, 0, "STATS_SERVICE_URL",
           "stats-service target; '' turns reporting off" },
         { "stats-disable", FLAG_BOOL, &cfg->stats_disable, 0, 0, NULL,
@@ -73,6 +64,10 @@ static int parse_flags(int argc, char **argv, config *cfg) {
           "debug, info, warn or error" },
         { NULL, 0, NULL, 0, 0, NULL, NULL }
     };
+    static char env_listen[32];
+    if (flags_listen_from_env("fibonacci-service", &cfg->listen, env_listen,
+                              sizeof(env_listen)) != 0)
+        return -1;
     int rc = flags_parse(argc, argv, defs, "fibonacci-service", VERSION,
                          "gRPC Fibonacci service: exact F(n) with a cache");
     if (rc != 0) return rc;
@@ -138,8 +133,7 @@ int main(int argc, char **argv) {
                 "takes seconds or more and much memory to compute",
                 cfg.max_n);
 
-    char buf[64];
-    const char *listen = listen_address(cfg.listen, buf, sizeof(buf));
+    const char *listen = cfg.listen;
 
     grpc_init();
     fib_cache *cache = fib_cache_create((size_t)cfg.cache_bytes, fib_decimal);

@@ -33,26 +33,6 @@ typedef struct {
     long long   drain_timeout_ns;
 } options;
 
-/* The original system's PORT=N means "listen on 0.0.0.0:N"; it only moves
- * the default, so an explicit --listen still wins. Returns 0, or -1 after
- * saying what is wrong with $PORT. */
-static int listen_from_env(options *o, char *buf, size_t len) {
-    const char *port = getenv("PORT");
-    char *end;
-    long v;
-
-    if (port == NULL || port[0] == '\0') return 0;
-    v = strtol(port, &end, 10);
-    if (*end != '\0' || port[0] < '0' || port[0] > '9' || v < 1 || v > 65535) {
-        fprintf(stderr, "%s: $PORT: '%s' is not a port number (1..65535)\n",
-                PROG, port);
-        return -1;
-    }
-    snprintf(buf, len, "0.0.0.0:%ld", v);
-    o->listen = buf;
-    return 0;
-}
-
 /* Parse flags into o. Returns -1 to go on, else the exit code. */
 static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
     static char env_listen[32];
@@ -74,7 +54,9 @@ static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
     o->threads = flags_ncpu();
     o->log_level = "info";
     o->drain_timeout_ns = 5 * NS_PER_SEC;
-    if (listen_from_env(o, env_listen, sizeof(env_listen)) != 0) return 2;
+    if (flags_listen_from_env(PROG, &o->listen, env_listen,
+                              sizeof(env_listen)) != 0)
+        return 2;
 
     rc = flags_parse(argc, argv, defs, PROG, VERSION,
                      "Counts Fibonacci requests per n and serves the "

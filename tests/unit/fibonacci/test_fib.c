@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../common/testutil.h"
-#include "../../../fibonacci-service/fib.h"
+#include "fib.h"
 
 static const char F1000[] =
     "4346655768693745643568852767504062580256466051737178040248172908953655"

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "../common/testutil.h"
-#include "../../../fibonacci-service/fib.h"
-#include "../../../fibonacci-service/fib_cache.h"
+#include "fib.h"
+#include "fib_cache.h"
 
 static atomic_int computed;
 static atomic_int compute_sleep_us;

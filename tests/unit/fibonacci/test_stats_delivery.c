@@ -14,8 +14,8 @@
 #include "clock.h"
 #include "log.h"
 #include "rpc_server.h"
-#include "../../../fibonacci-service/stats_queue.h"
-#include "../../../fibonacci-service/stats_sender.h"
+#include "stats_queue.h"
+#include "stats_sender.h"
 
 #define MS 1000000LL
 #define MAX_CALLS 64

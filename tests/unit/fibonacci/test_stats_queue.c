@@ -6,7 +6,7 @@
 
 #include "../common/testutil.h"
 #include "clock.h"
-#include "../../../fibonacci-service/stats_queue.h"
+#include "stats_queue.h"
 
 START_TEST(test_fifo_and_batches) {
     stats_queue *q = stats_queue_create(10);

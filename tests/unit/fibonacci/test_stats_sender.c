@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../common/testutil.h"
-#include "../../../fibonacci-service/stats_sender.h"
+#include "stats_sender.h"
 
 #define MS 1000000LL
 
