@@ -70,8 +70,8 @@ load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT; }
 --- request
-GET /fib?n=10
---- timeout: 0.05
+GET /fib?n=10000
+--- timeout: 2
 --- abort
 --- ignore_response
 --- wait: 0.3

@@ -171,6 +171,12 @@ check('slow: every answer takes >= 200 ms, errors too', async (c) => {
     assert.ok(bad.ms >= 195, `error answered in ${bad.ms} ms`);
 });
 
+check('slow: GetFib with n >= 1000 takes n ms', async (c) => {
+    const r = await unary(c.slow.fib, 'GetFib', { n: 1200 });
+    expectCode(r, S.INVALID_ARGUMENT);
+    assert.ok(r.ms >= 1195, `answered in ${r.ms} ms`);
+});
+
 check('slow: 500 concurrent calls all answer in well under 500*200 ms',
     async (c) => {
         const started = Date.now();

@@ -9,7 +9,9 @@
 //   flaky     GetFib and GetStats fail with UNAVAILABLE on the first 2
 //             attempts of each distinct x-request-id (calls without one:
 //             the first 2 such calls overall), then behave as original.
-//   slow      as original, every answer delayed 200 ms (timer, never blocks).
+//   slow      as original, every answer delayed 200 ms (timer, never blocks);
+//             GetFib with n >= 1000 is delayed n ms instead, for tests that
+//             need a call surely in flight for a long time.
 //   errors    GetFib by n: 1 INTERNAL, 2 UNAVAILABLE, 3 DEADLINE_EXCEEDED,
 //             4 a reply that does not parse as FibonacciResponse,
 //             5 RESOURCE_EXHAUSTED, 6 OUT_OF_RANGE, else as original;
@@ -159,7 +161,9 @@ function makeServer(mode) {
     const core = originalCore();
     const gate = mode === 'flaky' ? flakyGate()
         : mode === 'errors' ? errorsGate : () => null;
-    const delay = mode === 'slow' ? SLOW_DELAY_MS : 0;
+    const delayFor = (method, request) => mode !== 'slow' ? 0
+        : method === 'GetFib' && request.n >= 1000 ? request.n
+        : SLOW_DELAY_MS;
 
     function handler(method) {
         return (call, callback) => {
@@ -177,6 +181,7 @@ function makeServer(mode) {
                 log(mode, method, call, request, err);
                 callback(err, reply);
             };
+            const delay = delayFor(method, request);
             if (delay > 0) {
                 setTimeout(answer, delay);
             } else {
