@@ -13,6 +13,15 @@ use FibTest;
 
 my $bin_dir = $ENV{FIB_BIN_DIR} // 'build/bin';
 
+# CPU time (clock ticks, user + system) a process has used so far.
+sub cpu_ticks {
+    my ($pid) = @_;
+    open(my $fh, '<', "/proc/$pid/stat") or return 0;
+    my ($after_comm) = (scalar <$fh>) =~ /\) (.*)/;
+    my @f = split ' ', $after_comm;
+    return $f[11] + $f[12];                # utime, stime (fields 14, 15)
+}
+
 # A call in flight when SIGTERM arrives still gets its answer. F(1.9e7)
 # takes most of a second to compute, and its 3970765 digits still fit gRPC's
 # default 4 MiB message limit.
@@ -27,7 +36,12 @@ if ($pid == 0) {
     exec("$bin_dir/fibctl", '--target', $fib->{target}, '--timeout', '60s',
          'getfib', 19000000, '--exact') or POSIX::_exit(127);
 }
-sleep 0.4;                                # the call is being computed
+# SIGTERM only once the daemon is computing: a fixed sleep raced the call's
+# arrival on a loaded machine, and a call that comes after SIGTERM is
+# rightly refused.
+my $ticks0 = cpu_ticks($fib->{pid});
+my $until = time() + 20;
+sleep 0.01 while cpu_ticks($fib->{pid}) < $ticks0 + 5 && time() < $until;
 kill 'TERM', $fib->{pid};
 sleep 0.1;
 my ($hrc, $health) = fibctl($fib->{target}, '--timeout=1s', 'health',
