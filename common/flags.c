@@ -5,6 +5,7 @@
  * entry. Every error is one line on stderr naming the flag (or "$ENV") and
  * the offending text. */
 #include "flags.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -128,6 +129,11 @@ static int set_value(const flag_def *d, const char *who, const char *val,
         fprintf(stderr, "%s: %s: '%s' is not a boolean (true or false)\n",
                 prog, who, val);
         return -1;
+    case FLAG_LOG_LEVEL:
+        if (log_parse_level(val, (log_level *)d->dst) == 0) return 0;
+        fprintf(stderr, "%s: %s: '%s' is not a level (debug, info, warn, "
+                "error)\n", prog, who, val);
+        return -1;
     case FLAG_INT:
         rc = parse_ll(val, &v);
         if (rc == -1) {
@@ -175,6 +181,9 @@ static void format_default(const flag_def *d, char *buf, size_t n) {
     case FLAG_BOOL:
         snprintf(buf, n, "%s", *(bool *)d->dst ? "true" : "false");
         return;
+    case FLAG_LOG_LEVEL:
+        snprintf(buf, n, "%s", log_level_name(*(log_level *)d->dst));
+        return;
     case FLAG_INT:
         snprintf(buf, n, "%lld", *(long long *)d->dst);
         return;
@@ -203,6 +212,7 @@ static const char *metavar(flag_type t) {
     case FLAG_SIZE: return "SIZE";
     case FLAG_DURATION: return "DURATION";
     case FLAG_BOOL: return "";
+    case FLAG_LOG_LEVEL: return "LEVEL";
     }
     return "";
 }

@@ -1,6 +1,5 @@
 /* main.c - fibonacci-service: flags, start-up and graceful shutdown of the
  * gRPC Fibonacci daemon (the handler is in fib_rpc.c). */
-#include <ctype.h>
 #include <grpc/grpc.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,7 +35,7 @@ typedef struct {
     long long   stats_queue;
     long long   stats_batch;
     long long   drain_timeout;
-    const char *log_level;
+    log_level   log_level;
 } config;
 
 static int parse_flags(int argc, char **argv, config *cfg) {
@@ -60,7 +59,7 @@ static int parse_flags(int argc, char **argv, config *cfg) {
         { "drain-timeout", FLAG_DURATION, &cfg->drain_timeout,
           0, 3600LL * 1000000000LL, NULL,
           "on SIGTERM, time for calls in flight, then for the stats flush" },
-        { "log-level", FLAG_STRING, &cfg->log_level, 0, 0, NULL,
+        { "log-level", FLAG_LOG_LEVEL, &cfg->log_level, 0, 0, NULL,
           "debug, info, warn or error" },
         { NULL, 0, NULL, 0, 0, NULL, NULL }
     };
@@ -72,20 +71,14 @@ static int parse_flags(int argc, char **argv, config *cfg) {
                          "gRPC Fibonacci service: exact F(n) with a cache");
     if (rc != 0) return rc;
 
-    log_level level;
-    if (log_parse_level(cfg->log_level, &level) != 0) {
-        fprintf(stderr, "fibonacci-service: --log-level: unknown level '%s' "
-                "(debug, info, warn, error)\n", cfg->log_level);
-        return -1;
-    }
-    log_init("fibonacci-service", level);
+    log_init("fibonacci-service", cfg->log_level);
     return 0;
 }
 
-static void log_started(const config *cfg, const char *listen, int port) {
+static void log_started(const config *cfg, int port) {
     log_line l;
     if (!log_begin(&l, LOG_INFO, "started")) return;
-    log_str(&l, "listen", listen);
+    log_str(&l, "listen", cfg->listen);
     log_int(&l, "port", port);
     log_int(&l, "threads", cfg->threads);
     log_int(&l, "max_n", cfg->max_n);
@@ -122,7 +115,7 @@ int main(int argc, char **argv) {
         .stats_queue = 100000,
         .stats_batch = 1000,
         .drain_timeout = 5LL * 1000000000LL,
-        .log_level = "info",
+        .log_level = LOG_INFO,
     };
     signals_block();
     int rc = parse_flags(argc, argv, &cfg);
@@ -132,8 +125,6 @@ int main(int argc, char **argv) {
         log_msg(LOG_WARN, "config", "--max-n %lld: F(n) for n this large "
                 "takes seconds or more and much memory to compute",
                 cfg.max_n);
-
-    const char *listen = cfg.listen;
 
     grpc_init();
     fib_cache *cache = fib_cache_create((size_t)cfg.cache_bytes, fib_decimal);
@@ -151,7 +142,7 @@ int main(int argc, char **argv) {
     }
     fib_rpc rpc = { cache, queue, (int)cfg.max_n };
 
-    rpc_server *server = rpc_server_create(listen, (int)cfg.threads);
+    rpc_server *server = rpc_server_create(cfg.listen, (int)cfg.threads);
     if (cache == NULL || server == NULL) {
         log_msg(LOG_ERROR, "startup", "cannot create the server");
         return 1;
@@ -159,7 +150,7 @@ int main(int argc, char **argv) {
     rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
     rpc_server_add_service(server, FIB_SERVICE);
     if (rpc_server_start(server) != 0) return 1;
-    log_started(&cfg, listen, rpc_server_port(server));
+    log_started(&cfg, rpc_server_port(server));
 
     /* Drain in two bounded steps: calls in flight, then the stats queue
      * (which holds the records of those last calls too). */

@@ -29,19 +29,19 @@
 typedef struct {
     const char *listen;
     long long   threads;
-    const char *log_level;
+    log_level   log_level;
     long long   drain_timeout_ns;
 } options;
 
 /* Parse flags into o. Returns -1 to go on, else the exit code. */
-static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
+static int parse_options(int argc, char **argv, options *o) {
     static char env_listen[32];
     const flag_def defs[] = {
         {"listen", FLAG_STRING, &o->listen, 0, 0, NULL,
          "gRPC address to serve on ($PORT=N means 0.0.0.0:N)"},
         {"threads", FLAG_INT, &o->threads, 1, 1024, NULL,
          "server threads (the default is the number of cores)"},
-        {"log-level", FLAG_STRING, &o->log_level, 0, 0, NULL,
+        {"log-level", FLAG_LOG_LEVEL, &o->log_level, 0, 0, NULL,
          "lowest level logged: debug, info, warn, error"},
         {"drain-timeout", FLAG_DURATION, &o->drain_timeout_ns,
          0, 3600 * NS_PER_SEC, NULL,
@@ -52,7 +52,7 @@ static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
 
     o->listen = "127.0.0.1:5002";
     o->threads = flags_ncpu();
-    o->log_level = "info";
+    o->log_level = LOG_INFO;
     o->drain_timeout_ns = 5 * NS_PER_SEC;
     if (flags_listen_from_env(PROG, &o->listen, env_listen,
                               sizeof(env_listen)) != 0)
@@ -62,11 +62,6 @@ static int parse_options(int argc, char **argv, options *o, log_level *lvl) {
                      "Counts Fibonacci requests per n and serves the "
                      "stats.Stats gRPC service.");
     if (rc != 0) return rc > 0 ? 0 : 2;
-    if (log_parse_level(o->log_level, lvl) != 0) {
-        fprintf(stderr, "%s: --log-level: '%s' is not a level "
-                "(debug, info, warn, error)\n", PROG, o->log_level);
-        return 2;
-    }
     return -1;
 }
 
@@ -118,14 +113,13 @@ int main(int argc, char **argv) {
     stats_store *store;
     stats_rpc *handlers;
     rpc_server *srv;
-    log_level lvl;
     options o;
     int rc;
 
     signals_block();
-    rc = parse_options(argc, argv, &o, &lvl);
+    rc = parse_options(argc, argv, &o);
     if (rc >= 0) return rc;
-    log_init(PROG, lvl);
+    log_init(PROG, o.log_level);
     tune_malloc();
 
     store = stats_store_create(STATS_MAX_SENDERS);

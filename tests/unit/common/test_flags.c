@@ -6,10 +6,12 @@
 
 #include "testutil.h"
 #include "flags.h"
+#include "log.h"
 
 static const char *listen_addr;
 static long long max_n, cache, timeout;
 static bool verbose;
+static log_level level;
 
 static const flag_def defs[] = {
     {"listen", FLAG_STRING, &listen_addr, 0, 0, "TEST_LISTEN", "address to serve on"},
@@ -17,6 +19,7 @@ static const flag_def defs[] = {
     {"cache", FLAG_SIZE, &cache, 0, 0, NULL, "cache size"},
     {"timeout", FLAG_DURATION, &timeout, 1, 3600000000000LL, "TEST_TIMEOUT", "call timeout"},
     {"verbose", FLAG_BOOL, &verbose, 0, 0, NULL, "log more"},
+    {"log-level", FLAG_LOG_LEVEL, &level, 0, 0, NULL, "lowest level logged"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -26,6 +29,7 @@ static void reset(void) {
     cache = 64 << 20;
     timeout = 2000000000LL;
     verbose = false;
+    level = LOG_INFO;
     unsetenv("TEST_LISTEN");
     unsetenv("TEST_TIMEOUT");
 }
@@ -77,6 +81,12 @@ START_TEST(test_defaults_and_values) {
     ck_assert_int_eq(parse(&err, "--cache=3M", "--timeout", "250ms", NULL), 0);
     ck_assert_int_eq(cache, 3LL << 20);
     ck_assert_int_eq(timeout, 250000000LL);
+    free(err);
+    ck_assert_int_eq(parse(&err, "--log-level", "debug", NULL), 0);
+    ck_assert_int_eq(level, LOG_DEBUG);
+    free(err);
+    ck_assert_int_eq(parse(&err, "--log-level=warning", NULL), 0);
+    ck_assert_int_eq(level, LOG_WARN);
     free(err);
     ck_assert_int_eq(parse(&err, "--cache=100", "--timeout", "7us", NULL), 0);
     ck_assert_int_eq(cache, 100);
@@ -143,6 +153,8 @@ START_TEST(test_errors) {
                  "unit: ns, us, ms, s, m, h)\n", "--timeout", "3 s", NULL);
     expect_error("fibonacci-service: --verbose: 'maybe' is not a boolean (true or false)\n",
                  "--verbose=maybe", NULL);
+    expect_error("fibonacci-service: --log-level: 'loud' is not a level (debug, info, "
+                 "warn, error)\n", "--log-level", "loud", NULL);
 }
 END_TEST
 
@@ -164,6 +176,8 @@ START_TEST(test_help_version) {
     ck_assert_ptr_nonnull(strstr(out, "cache size (default 64m)"));
     ck_assert_ptr_nonnull(strstr(out, "call timeout (default 2s; env $TEST_TIMEOUT)"));
     ck_assert_ptr_nonnull(strstr(out, "--verbose "));
+    ck_assert_ptr_nonnull(strstr(out, "--log-level LEVEL"));
+    ck_assert_ptr_nonnull(strstr(out, "lowest level logged (default info)"));
     ck_assert_ptr_nonnull(strstr(out, "--version"));
     free(out);
 
