@@ -1,32 +1,19 @@
 /* rpc_call.c - what a handler sees of a call: the request, its metadata,
  * and the one batch that answers it. */
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/support/alloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+#include "rpc_bytes.h"
 #include "rpc_internal.h"
 
 const uint8_t *rpc_call_payload(rpc_call *c, size_t *len) {
     if (!c->have_slice) {
-        grpc_byte_buffer *bb = c->payload;
-        if (bb == NULL) {
+        if (c->payload == NULL ||
+            !rpc_bytes_flatten(c->payload, &c->payload_slice))
             c->payload_slice = grpc_empty_slice();
-        } else if (bb->data.raw.compression == GRPC_COMPRESS_NONE &&
-                   bb->data.raw.slice_buffer.count == 1) {
-            /* The common case: one uncompressed slice, no copy. */
-            c->payload_slice = grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
-        } else {
-            grpc_byte_buffer_reader r;
-            if (grpc_byte_buffer_reader_init(&r, bb)) {
-                c->payload_slice = grpc_byte_buffer_reader_readall(&r);
-                grpc_byte_buffer_reader_destroy(&r);
-            } else {
-                c->payload_slice = grpc_empty_slice();
-            }
-        }
         c->have_slice = true;
     }
     *len = GRPC_SLICE_LENGTH(c->payload_slice);

@@ -1,8 +1,8 @@
 /* rpc_client.c - blocking unary gRPC calls, each on its own pluck queue so
  * any number of threads can call through one channel at once. */
 #include "rpc_client.h"
+#include "rpc_bytes.h"
 
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <stdio.h>
@@ -45,10 +45,8 @@ static char *slice_strdup(grpc_slice s) {
 
 /* The whole message in one malloc'd buffer. */
 static uint8_t *byte_buffer_copy(grpc_byte_buffer *bb, size_t *len) {
-    grpc_byte_buffer_reader r;
-    if (!grpc_byte_buffer_reader_init(&r, bb)) return NULL;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
+    grpc_slice s;
+    if (!rpc_bytes_flatten(bb, &s)) return NULL;
     *len = GRPC_SLICE_LENGTH(s);
     uint8_t *out = malloc(*len ? *len : 1);
     memcpy(out, GRPC_SLICE_START_PTR(s), *len);

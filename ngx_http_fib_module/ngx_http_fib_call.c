@@ -8,9 +8,8 @@
 
 #include "ngx_http_fib_module.h"
 
-#include <grpc/byte_buffer_reader.h>
-
 #include "backoff.h"
+#include "rpc_bytes.h"
 
 
 static ngx_int_t ngx_http_fib_call_alloc(ngx_http_request_t *r,
@@ -399,23 +398,11 @@ ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     grpc_slice               slice;
     ProtobufCMessage        *msg;
     ProtobufCAllocator       allocator;
-    grpc_byte_buffer_reader  reader;
 
-    if (bb->type == GRPC_BB_RAW
-        && bb->data.raw.compression == GRPC_COMPRESS_NONE
-        && bb->data.raw.slice_buffer.count == 1)
-    {
-        slice = grpc_slice_ref(bb->data.raw.slice_buffer.slices[0]);
-
-    } else {
-        if (!grpc_byte_buffer_reader_init(&reader, bb)) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "fib: cannot read the reply message");
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        slice = grpc_byte_buffer_reader_readall(&reader);
-        grpc_byte_buffer_reader_destroy(&reader);
+    if (!rpc_bytes_flatten(bb, &slice)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fib: cannot read the reply message");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     allocator.alloc = ngx_http_fib_pb_alloc;
