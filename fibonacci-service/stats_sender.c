@@ -258,12 +258,13 @@ static void on_rejected(stats_sender *s, const rpc_result *r) {
     s->done = 0;
 }
 
-/* A fresh channel after UNAVAILABLE. gRPC's own reconnect backoff grows to
- * two minutes, so a channel kept through a long outage would notice the
- * stats-service's return that late; with a new channel each retry connects
- * at once, and our backoff alone sets the pace. The server that comes back
- * may be a newer one, so RecordBatch is tried again (unless part of this
- * batch went out as RecordNo already: resending that would count it twice). */
+/* A fresh channel after UNAVAILABLE, so that each retry connects at once
+ * and our backoff alone sets the pace (rpc_client_channel() already caps
+ * gRPC's own reconnect backoff at a second; with gRPC's default, which grows
+ * to two minutes, delivery lagged 40 s behind a long outage). The server
+ * that comes back may be a newer one, so RecordBatch is tried again (unless
+ * part of this batch went out as RecordNo already: resending that would
+ * count it twice). */
 static void reconnect(stats_sender *s) {
     grpc_channel *ch = rpc_client_channel(s->target);
     if (ch == NULL) return;
