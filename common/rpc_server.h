@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpc_status.h"
+
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
 
@@ -80,8 +82,5 @@ void rpc_call_reply_packed(rpc_call *c, grpc_slice packed);
 /* Answer with a non-OK status and a message (printf format). */
 void rpc_call_fail(rpc_call *c, grpc_status_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* "OK", "INVALID_ARGUMENT", ... for logs and tools. */
-const char *rpc_status_name(grpc_status_code code);
 
 #endif

@@ -1,5 +1,5 @@
 /* rpc_status.c - gRPC status codes by name. */
-#include "rpc_server.h"
+#include "rpc_status.h"
 
 const char *rpc_status_name(grpc_status_code code) {
     static const char *names[] = {

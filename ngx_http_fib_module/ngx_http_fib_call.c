@@ -366,7 +366,7 @@ ngx_http_fib_call_done(ngx_http_fib_call_t *call)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: call %p done, attempt %ui, status %s",
-                   call, ctx->attempts, ngx_http_fib_status_name(status));
+                   call, ctx->attempts, rpc_status_name(status));
 
     if (status == GRPC_STATUS_OK && call->recv) {
         rc = ngx_http_fib_call_reply(r, ctx, call->recv);
@@ -487,7 +487,7 @@ ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx, grpc_status_code status)
                   "fib: attempt %ui of %ui failed with %s \"%*s\", "
                   "retrying in %M ms",
                   ctx->attempts, flcf->retries + 1,
-                  ngx_http_fib_status_name(status),
+                  rpc_status_name(status),
                   GRPC_SLICE_LENGTH(ctx->call->details),
                   GRPC_SLICE_START_PTR(ctx->call->details),
                   delay);
@@ -569,13 +569,13 @@ ngx_http_fib_call_failed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_log_error(level, r->connection->log, 0,
                   "fib: %s failed with %s \"%V\" after %ui attempt%s",
                   ngx_http_fib_method_names[ctx->conf->method],
-                  ngx_http_fib_status_name(status), details,
+                  rpc_status_name(status), details,
                   ctx->attempts, ctx->attempts == 1 ? "" : "s");
 
     message = *details;
 
     if (message.len == 0) {
-        message.data = (u_char *) ngx_http_fib_status_name(status);
+        message.data = (u_char *) rpc_status_name(status);
         message.len = ngx_strlen(message.data);
     }
 

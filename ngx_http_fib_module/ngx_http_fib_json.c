@@ -1,48 +1,14 @@
 
 /*
  * ngx_http_fib_json.c - JSON output: sending a JSON body, the error body
- * {"error":"...","code":"..."}, gRPC status names and their HTTP statuses,
- * string escaping and number formatting.
+ * {"error":"...","code":"..."} (escaped by nginx's ngx_escape_json(), named
+ * by common/rpc_status.c), HTTP statuses for gRPC ones, number formatting.
  */
 
 
 #include "ngx_http_fib_module.h"
 
 #include <math.h>
-
-
-static const char  *ngx_http_fib_status_names[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED"
-};
-
-
-const char *
-ngx_http_fib_status_name(grpc_status_code code)
-{
-    if ((ngx_uint_t) code
-        < sizeof(ngx_http_fib_status_names) / sizeof(char *))
-    {
-        return ngx_http_fib_status_names[code];
-    }
-
-    return "UNKNOWN";
-}
 
 
 ngx_uint_t
@@ -107,10 +73,11 @@ ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t   *b;
     const char  *name;
 
-    name = ngx_http_fib_status_name(code);
+    name = rpc_status_name(code);
 
     len = sizeof("{\"error\":\"\",\"code\":\"\"}") - 1
-          + ngx_http_fib_json_escape_len(message->data, message->len)
+          + message->len
+          + ngx_escape_json(NULL, message->data, message->len)
           + ngx_strlen(name);
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -119,54 +86,11 @@ ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     b->last = ngx_cpymem(b->last, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-    b->last = ngx_http_fib_json_escape(b->last, message->data, message->len);
+    b->last = (u_char *) ngx_escape_json(b->last, message->data,
+                                         message->len);
     b->last = ngx_sprintf(b->last, "\",\"code\":\"%s\"}", name);
 
     return ngx_http_fib_send_json(r, status, b);
-}
-
-
-size_t
-ngx_http_fib_json_escape_len(u_char *src, size_t len)
-{
-    size_t   n;
-    u_char  *last;
-
-    n = len;
-
-    for (last = src + len; src < last; src++) {
-        if (*src == '"' || *src == '\\') {
-            n++;
-
-        } else if (*src < 0x20) {
-            n += sizeof("\\u001f") - 2;
-        }
-    }
-
-    return n;
-}
-
-
-u_char *
-ngx_http_fib_json_escape(u_char *dst, u_char *src, size_t len)
-{
-    u_char  *last;
-
-    for (last = src + len; src < last; src++) {
-
-        if (*src == '"' || *src == '\\') {
-            *dst++ = '\\';
-            *dst++ = *src;
-
-        } else if (*src < 0x20) {
-            dst = ngx_sprintf(dst, "\\u%04xd", (ngx_uint_t) *src);
-
-        } else {
-            *dst++ = *src;
-        }
-    }
-
-    return dst;
 }
 
 

@@ -17,6 +17,8 @@
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "rpc_status.h"
+
 
 #define NGX_HTTP_FIB_GET_FIB         0
 #define NGX_HTTP_FIB_GET_STATS       1
@@ -137,9 +139,6 @@ ngx_int_t ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
     grpc_status_code code, ngx_str_t *message);
 ngx_uint_t ngx_http_fib_http_status(grpc_status_code code);
-const char *ngx_http_fib_status_name(grpc_status_code code);
-size_t ngx_http_fib_json_escape_len(u_char *src, size_t len);
-u_char *ngx_http_fib_json_escape(u_char *dst, u_char *src, size_t len);
 u_char *ngx_http_fib_json_double(u_char *p, double d);
 
 /* ngx_http_fib_variables.c */

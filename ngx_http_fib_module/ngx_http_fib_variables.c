@@ -84,7 +84,7 @@ ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             return NGX_OK;
         }
 
-        name = ngx_http_fib_status_name(ctx->status);
+        name = rpc_status_name(ctx->status);
         v->data = (u_char *) name;
         v->len = ngx_strlen(name);
 
