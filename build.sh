@@ -76,7 +76,8 @@ build_module() {
         cd "$src"
         # shellcheck disable=SC1091
         source ./conf_flags
-        if [[ ! -f objs/Makefile || $ROOT/config -nt objs/Makefile ]]; then
+        if [[ ! -f objs/Makefile || $ROOT/config -nt objs/Makefile
+              || $ROOT/config.make -nt objs/Makefile ]]; then
             ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$ROOT" \
                 >"$BUILD/nginx-configure.log" 2>&1 \
                 || { cat "$BUILD/nginx-configure.log"; exit 1; }

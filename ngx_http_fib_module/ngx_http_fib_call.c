@@ -8,8 +8,8 @@
 
 #include "ngx_http_fib_module.h"
 
-#include "backoff.h"
-#include "rpc_bytes.h"
+#include "../common/backoff.h"
+#include "../common/rpc_bytes.h"
 
 
 static ngx_int_t ngx_http_fib_call_alloc(ngx_http_request_t *r,

@@ -17,7 +17,7 @@
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "rpc_status.h"
+#include "../common/rpc_status.h"
 
 
 #define NGX_HTTP_FIB_GET_FIB         0
