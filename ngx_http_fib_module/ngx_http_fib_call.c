@@ -12,10 +12,12 @@
 #include "../common/rpc_bytes.h"
 
 
+static ngx_int_t ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx);
 static ngx_int_t ngx_http_fib_call_alloc(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg);
 static void ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id);
 static void ngx_http_fib_call_release(ngx_http_fib_call_t *call);
+static void ngx_http_fib_call_free(ngx_http_fib_call_t *call);
 static ngx_int_t ngx_http_fib_call_reply(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, grpc_byte_buffer *bb);
 static ngx_int_t ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx,
@@ -44,60 +46,6 @@ static const char  *ngx_http_fib_method_names[NGX_HTTP_FIB_NMETHODS] = {
 };
 
 
-/*
- * What both content handlers do first: GET or HEAD only, no body, and a
- * context.  *ctxp is NULL when the request is answered already: the
- * handler returns what this returns then.
- */
-
-ngx_int_t
-ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
-{
-    ngx_int_t            rc;
-    ngx_str_t            message = ngx_string("method not allowed");
-    ngx_table_elt_t     *h;
-    ngx_http_fib_ctx_t  *ctx;
-
-    *ctxp = NULL;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-
-        return ngx_http_fib_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       GRPC_STATUS_UNIMPLEMENTED, &message);
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->request = r;
-    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
-
-    ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
-
-    *ctxp = ctx;
-
-    return NGX_OK;
-}
-
-
 ngx_int_t
 ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     const ProtobufCMessage *msg, const ProtobufCMessageDescriptor *reply_type,
@@ -109,6 +57,15 @@ ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     flcf = ctx->conf;
 
     if (flcf->channel == NULL) {
+
+        /* the module appeared in a configuration re-read by a single process */
+
+        if (ngx_http_fib_grpc_init(r->connection->log, ngx_http_fib_call_done)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         flcf->channel = ngx_http_fib_channel_get(&flcf->target,
                                                  r->connection->log);
         if (flcf->channel == NULL) {
@@ -260,7 +217,7 @@ ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
 {
     grpc_op               ops[6], *op;
@@ -318,7 +275,7 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
     op->data.recv_status_on_client.status_details = &call->details;
     op++;
 
-    err = grpc_call_start_batch(call->call, ops, op - ops, call, NULL);
+    err = grpc_call_start_batch(call->call, ops, op - ops, &call->tag, NULL);
 
     if (err != GRPC_CALL_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -337,28 +294,37 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
 }
 
 
-/* a completion taken from the queue by the event loop */
+/*
+ * The runtime's callback: a completion taken from the queue by the event
+ * loop, or, at exit_process, one that completed while gRPC shut down.
+ */
 
 void
-ngx_http_fib_call_done(ngx_http_fib_call_t *call)
+ngx_http_fib_call_done(ngx_http_fib_tag_t *tag)
 {
-    ngx_int_t            rc;
-    ngx_str_t            details;
-    grpc_status_code     status;
-    ngx_http_request_t  *r;
-    ngx_http_fib_ctx_t  *ctx;
+    ngx_int_t             rc;
+    ngx_str_t             details;
+    grpc_status_code      status;
+    ngx_http_request_t   *r;
+    ngx_http_fib_ctx_t   *ctx;
+    ngx_http_fib_call_t  *call;
+
+    call = (ngx_http_fib_call_t *)
+               ((u_char *) tag - offsetof(ngx_http_fib_call_t, tag));
 
     ctx = call->ctx;
 
     if (ctx == NULL) {
-        /* the request went away and cancelled the call */
+        /* the request went away, or the process exits, and cancelled it */
         ngx_http_fib_call_free(call);
         return;
     }
 
     r = ctx->request;
 
-    status = call->success ? call->status : GRPC_STATUS_INTERNAL;
+    ngx_http_set_log_request(r->connection->log, r);
+
+    status = tag->success ? call->status : GRPC_STATUS_INTERNAL;
 
     ctx->status = status;
     ctx->has_status = 1;
@@ -508,6 +474,8 @@ ngx_http_fib_retry_handler(ngx_event_t *ev)
 
     ctx = ev->data;
 
+    ngx_http_set_log_request(ctx->request->connection->log, ctx->request);
+
     if (ngx_http_fib_call_start(ctx) == NGX_OK) {
         return;
     }
@@ -529,6 +497,8 @@ ngx_http_fib_deadline_handler(ngx_event_t *ev)
 
     ctx = ev->data;
     call = ctx->call;
+
+    ngx_http_set_log_request(ctx->request->connection->log, ctx->request);
 
     ctx->timed_out = 1;
 
@@ -674,7 +644,7 @@ ngx_http_fib_call_release(ngx_http_fib_call_t *call)
 }
 
 
-void
+static void
 ngx_http_fib_call_free(ngx_http_fib_call_t *call)
 {
     ngx_http_fib_call_release(call);
@@ -683,7 +653,11 @@ ngx_http_fib_call_free(ngx_http_fib_call_t *call)
 }
 
 
-/* exit_process: cancel what is in flight, free what is not */
+/*
+ * exit_process, before the runtime shuts down: cancel what is in flight
+ * (its completion, handed back by ngx_http_fib_grpc_exit(), frees it) and
+ * free what is not.
+ */
 
 void
 ngx_http_fib_call_abort_all(void)

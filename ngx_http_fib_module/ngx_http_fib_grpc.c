@@ -35,8 +35,9 @@ typedef struct {
     grpc_completion_queue     *cq;
     pthread_t                  thread;
     pthread_mutex_t            mutex;
-    ngx_http_fib_call_t       *head;         /* completions, under mutex */
-    ngx_http_fib_call_t       *tail;
+    ngx_http_fib_tag_t        *head;         /* completions, under mutex */
+    ngx_http_fib_tag_t        *tail;
+    ngx_http_fib_done_pt       done;
     ngx_http_fib_channel_t    *channels;
 
     /* the eventfd as nginx's event loop sees it; not from any cycle */
@@ -50,7 +51,7 @@ typedef struct {
 
 static void *ngx_http_fib_grpc_thread(void *data);
 static void ngx_http_fib_grpc_event_handler(ngx_event_t *ev);
-static ngx_http_fib_call_t *ngx_http_fib_grpc_completed(void);
+static ngx_http_fib_tag_t *ngx_http_fib_grpc_completed(void);
 
 
 static ngx_http_fib_runtime_t  ngx_http_fib_rt = {
@@ -66,7 +67,7 @@ static const char  *ngx_http_fib_methods[NGX_HTTP_FIB_NMETHODS] = {
 
 
 ngx_int_t
-ngx_http_fib_grpc_init(ngx_log_t *log)
+ngx_http_fib_grpc_init(ngx_log_t *log, ngx_http_fib_done_pt done)
 {
     int                      fd, err;
     sigset_t                 all, saved;
@@ -78,6 +79,8 @@ ngx_http_fib_grpc_init(ngx_log_t *log)
     if (rt->ready) {
         return NGX_OK;
     }
+
+    rt->done = done;
 
     fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
     if (fd == -1) {
@@ -139,11 +142,16 @@ ngx_http_fib_grpc_init(ngx_log_t *log)
 }
 
 
+/*
+ * The calls in flight must have been cancelled (ngx_http_fib_call_abort_all):
+ * their completions, the last ones, are handed to the callback here.
+ */
+
 void
 ngx_http_fib_grpc_exit(ngx_log_t *log)
 {
     sigset_t                 all, saved;
-    ngx_http_fib_call_t     *call, *next;
+    ngx_http_fib_tag_t      *tag, *next;
     ngx_http_fib_channel_t  *ch, *nch;
     ngx_http_fib_runtime_t  *rt;
 
@@ -155,16 +163,12 @@ ngx_http_fib_grpc_exit(ngx_log_t *log)
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0, "fib: gRPC shutdown");
 
-    /* every call in flight completes (cancelled) before the queue shuts */
-
-    ngx_http_fib_call_abort_all();
-
     grpc_completion_queue_shutdown(rt->cq);
     (void) pthread_join(rt->thread, NULL);
 
-    for (call = ngx_http_fib_grpc_completed(); call; call = next) {
-        next = call->next;
-        ngx_http_fib_call_free(call);
+    for (tag = ngx_http_fib_grpc_completed(); tag; tag = next) {
+        next = tag->next;
+        rt->done(tag);
     }
 
     for (ch = rt->channels; ch; ch = nch) {
@@ -203,10 +207,10 @@ ngx_http_fib_grpc_thread(void *data)
 {
     ngx_http_fib_runtime_t *rt = data;
 
-    int                   wake;
-    uint64_t              one;
-    grpc_event            ev;
-    ngx_http_fib_call_t  *call;
+    int                  wake;
+    uint64_t             one;
+    grpc_event           ev;
+    ngx_http_fib_tag_t  *tag;
 
     one = 1;
 
@@ -225,22 +229,22 @@ ngx_http_fib_grpc_thread(void *data)
             continue;
         }
 
-        call = ev.tag;
-        call->success = ev.success;
-        call->next = NULL;
+        tag = ev.tag;
+        tag->success = ev.success;
+        tag->next = NULL;
 
         pthread_mutex_lock(&rt->mutex);
 
         wake = (rt->head == NULL);
 
         if (rt->tail) {
-            rt->tail->next = call;
+            rt->tail->next = tag;
 
         } else {
-            rt->head = call;
+            rt->head = tag;
         }
 
-        rt->tail = call;
+        rt->tail = tag;
 
         pthread_mutex_unlock(&rt->mutex);
 
@@ -257,10 +261,10 @@ ngx_http_fib_grpc_thread(void *data)
 }
 
 
-static ngx_http_fib_call_t *
+static ngx_http_fib_tag_t *
 ngx_http_fib_grpc_completed(void)
 {
-    ngx_http_fib_call_t     *list;
+    ngx_http_fib_tag_t      *list;
     ngx_http_fib_runtime_t  *rt;
 
     rt = &ngx_http_fib_rt;
@@ -280,8 +284,8 @@ ngx_http_fib_grpc_completed(void)
 static void
 ngx_http_fib_grpc_event_handler(ngx_event_t *ev)
 {
-    uint64_t              n;
-    ngx_http_fib_call_t  *call, *next;
+    uint64_t             n;
+    ngx_http_fib_tag_t  *tag, *next;
 
     /* the cycle that set the log may be gone after a reconfiguration */
 
@@ -297,9 +301,9 @@ ngx_http_fib_grpc_event_handler(ngx_event_t *ev)
 
     /* a tag read before its read() is handled now, any later one wakes us */
 
-    for (call = ngx_http_fib_grpc_completed(); call; call = next) {
-        next = call->next;
-        ngx_http_fib_call_done(call);
+    for (tag = ngx_http_fib_grpc_completed(); tag; tag = next) {
+        next = tag->next;
+        ngx_http_fib_rt.done(tag);
     }
 }
 
@@ -320,12 +324,6 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_log_t *log)
         {
             return ch;
         }
-    }
-
-    /* the module appeared in a configuration re-read by a single process */
-
-    if (ngx_http_fib_grpc_init(log) != NGX_OK) {
-        return NULL;
     }
 
     ch = ngx_alloc(sizeof(ngx_http_fib_channel_t) + target->len, log);

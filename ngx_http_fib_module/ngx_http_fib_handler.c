@@ -2,7 +2,8 @@
 /*
  * ngx_http_fib_handler.c - the fib_pass content handler: GET /fib?n=N is
  * checked here, asked of fibonacci.Fibonacci/GetFib with exact=true, and
- * answered {"n":N,"x":F,"value":"F"}, x only when F(n) fits int64.
+ * answered {"n":N,"x":F,"value":"F"}, x only when F(n) fits int64.  Also
+ * the prologue of both content handlers (this one and fib_stats_pass's).
  */
 
 
@@ -16,6 +17,60 @@ static ngx_int_t ngx_http_fib_parse_n(ngx_http_request_t *r,
 static ngx_int_t ngx_http_fib_reply(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
 static ngx_int_t ngx_http_fib_decimal(u_char *p, size_t len, int64_t *x);
+
+
+/*
+ * What both content handlers do first: GET or HEAD only, no body, and a
+ * context.  *ctxp is NULL when the request is answered already: the
+ * handler returns what this returns then.
+ */
+
+ngx_int_t
+ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
+{
+    ngx_int_t            rc;
+    ngx_str_t            message = ngx_string("method not allowed");
+    ngx_table_elt_t     *h;
+    ngx_http_fib_ctx_t  *ctx;
+
+    *ctxp = NULL;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD");
+
+        return ngx_http_fib_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       GRPC_STATUS_UNIMPLEMENTED, &message);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
+
+    ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
+
+    *ctxp = ctx;
+
+    return NGX_OK;
+}
 
 
 ngx_int_t

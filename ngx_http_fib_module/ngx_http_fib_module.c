@@ -301,12 +301,13 @@ ngx_http_fib_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_fib_grpc_init(cycle->log);
+    return ngx_http_fib_grpc_init(cycle->log, ngx_http_fib_call_done);
 }
 
 
 static void
 ngx_http_fib_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fib_call_abort_all();
     ngx_http_fib_grpc_exit(cycle->log);
 }

@@ -32,8 +32,12 @@
 
 
 typedef struct ngx_http_fib_channel_s  ngx_http_fib_channel_t;
+typedef struct ngx_http_fib_tag_s      ngx_http_fib_tag_t;
 typedef struct ngx_http_fib_call_s     ngx_http_fib_call_t;
 typedef struct ngx_http_fib_ctx_s      ngx_http_fib_ctx_t;
+
+/* the runtime hands every completed tag to the callback it was given */
+typedef void (*ngx_http_fib_done_pt)(ngx_http_fib_tag_t *tag);
 
 /* answers the request from the unpacked reply; returns what to finalize */
 typedef ngx_int_t (*ngx_http_fib_reply_pt)(ngx_http_request_t *r,
@@ -59,12 +63,22 @@ typedef struct {
 
 
 /*
+ * All the gRPC runtime knows of a call: the tag of its batch, on the list
+ * of completions it has not handed on yet.
+ */
+struct ngx_http_fib_tag_s {
+    ngx_http_fib_tag_t        *next;
+    int                        success;
+};
+
+
+/*
  * One gRPC call and everything gRPC writes into while it runs.  Allocated
  * with ngx_alloc(): a completion may arrive after the request is gone, so
  * the request only borrows it (ctx == NULL once detached).
  */
 struct ngx_http_fib_call_s {
-    ngx_http_fib_call_t       *next;         /* completed, not yet handled */
+    ngx_http_fib_tag_t         tag;
     ngx_queue_t                queue;        /* every live call */
     ngx_http_fib_ctx_t        *ctx;
 
@@ -109,7 +123,7 @@ struct ngx_http_fib_ctx_s {
 
 
 /* ngx_http_fib_grpc.c: the per-process gRPC runtime */
-ngx_int_t ngx_http_fib_grpc_init(ngx_log_t *log);
+ngx_int_t ngx_http_fib_grpc_init(ngx_log_t *log, ngx_http_fib_done_pt done);
 void ngx_http_fib_grpc_exit(ngx_log_t *log);
 ngx_http_fib_channel_t *ngx_http_fib_channel_get(ngx_str_t *target,
     ngx_log_t *log);
@@ -118,18 +132,16 @@ grpc_call *ngx_http_fib_channel_call(ngx_http_fib_channel_t *ch,
 ngx_int_t ngx_http_fib_target_valid(ngx_str_t *target, char **err);
 
 /* ngx_http_fib_call.c: one call with retries, timers and cancellation */
-ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t **ctxp);
 ngx_int_t ngx_http_fib_call_begin(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg,
     const ProtobufCMessageDescriptor *reply_type,
     ngx_http_fib_reply_pt reply);
-ngx_int_t ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx);
-void ngx_http_fib_call_done(ngx_http_fib_call_t *call);
-void ngx_http_fib_call_free(ngx_http_fib_call_t *call);
+void ngx_http_fib_call_done(ngx_http_fib_tag_t *tag);
 void ngx_http_fib_call_abort_all(void);
 
 /* ngx_http_fib_handler.c, ngx_http_fib_stats.c: content handlers */
+ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t **ctxp);
 ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_stats_handler(ngx_http_request_t *r);
 
