@@ -14,6 +14,10 @@
 
 static ngx_int_t ngx_http_fib_parse_n(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_str_t *err);
+static ngx_int_t ngx_http_fib_query_arg(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value);
+static ngx_int_t ngx_http_fib_unescape(u_char *dst, u_char *src, size_t len,
+    size_t *n);
 static ngx_int_t ngx_http_fib_reply(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
 static ngx_int_t ngx_http_fib_decimal(u_char *p, size_t len, int64_t *x);
@@ -86,7 +90,13 @@ ngx_http_fib_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_fib_parse_n(r, ctx, &err) != NGX_OK) {
+    rc = ngx_http_fib_parse_n(r, ctx, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "fib: bad request: %V", &err);
 
@@ -103,7 +113,10 @@ ngx_http_fib_handler(ngx_http_request_t *r)
 }
 
 
-/* n: a decimal integer from 0 to 2147483647, checked before any call */
+/*
+ * n: a decimal integer from 0 to 2147483647, checked before any call;
+ * NGX_DECLINED and *err when it is not.
+ */
 
 static ngx_int_t
 ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
@@ -111,17 +124,26 @@ ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 {
     u_char     *p, *last;
     int64_t     n;
+    ngx_int_t   rc;
     ngx_str_t   value;
     ngx_uint_t  negative;
 
-    if (ngx_http_arg(r, (u_char *) "n", 1, &value) != NGX_OK) {
-        ngx_str_set(err, "missing query parameter n");
+    static ngx_str_t  name = ngx_string("n");
+
+    rc = ngx_http_fib_query_arg(r, &name, &value);
+
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(err, "missing query parameter n");
+        return NGX_DECLINED;
     }
 
     if (value.len == 0) {
         ngx_str_set(err, "n is empty");
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     p = value.data;
@@ -135,7 +157,7 @@ ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     if (p == last) {
         ngx_str_set(err, "n must be a decimal integer");
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     n = 0;
@@ -143,7 +165,7 @@ ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     for ( /* void */ ; p < last; p++) {
         if (*p < '0' || *p > '9') {
             ngx_str_set(err, "n must be a decimal integer");
-            return NGX_ERROR;
+            return NGX_DECLINED;
         }
 
         if (n <= NGX_MAX_INT32_VALUE) {
@@ -153,16 +175,124 @@ ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     if (negative && n != 0) {
         ngx_str_set(err, "n must be non-negative");
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     if (n > NGX_MAX_INT32_VALUE) {
         ngx_str_set(err, "n is too large (max 2147483647)");
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     ctx->n = (int32_t) n;
     ctx->has_n = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The first value of the query parameter called exactly *name, read as
+ * Go's url.ParseQuery reads it, as the original gateway did: pairs split
+ * at "&", a pair with ";" or a bad escape skipped, name and value
+ * percent-decoded with "+" as a space.  NGX_DECLINED if there is none.
+ */
+
+static ngx_int_t
+ngx_http_fib_query_arg(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    u_char  *p, *last, *pair, *end, *eq, *buf;
+    size_t   len;
+
+    if (r->args.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    buf = ngx_pnalloc(r->pool, r->args.len);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = r->args.data + r->args.len;
+
+    for (pair = r->args.data; pair < last; pair = end + 1) {
+
+        end = ngx_strlchr(pair, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if (pair == end || ngx_strlchr(pair, end, ';') != NULL) {
+            continue;
+        }
+
+        eq = ngx_strlchr(pair, end, '=');
+        if (eq == NULL) {
+            eq = end;
+        }
+
+        if (ngx_http_fib_unescape(buf, pair, eq - pair, &len) != NGX_OK
+            || len != name->len
+            || ngx_strncmp(buf, name->data, len) != 0)
+        {
+            continue;
+        }
+
+        p = (eq < end) ? eq + 1 : end;
+
+        if (ngx_http_fib_unescape(buf, p, end - p, &len) != NGX_OK) {
+            continue;
+        }
+
+        value->data = buf;
+        value->len = len;
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* "%XX" and "+" decoded into dst; NGX_ERROR on a "%" without two hex digits */
+
+static ngx_int_t
+ngx_http_fib_unescape(u_char *dst, u_char *src, size_t len, size_t *n)
+{
+    u_char     *p, *last, *d;
+    ngx_int_t   hi, lo;
+
+    d = dst;
+    last = src + len;
+
+    for (p = src; p < last; p++) {
+
+        if (*p == '+') {
+            *d++ = ' ';
+            continue;
+        }
+
+        if (*p != '%') {
+            *d++ = *p;
+            continue;
+        }
+
+        if (last - p < 3) {
+            return NGX_ERROR;
+        }
+
+        hi = ngx_hextoi(p + 1, 1);
+        lo = ngx_hextoi(p + 2, 1);
+
+        if (hi == NGX_ERROR || lo == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        *d++ = (u_char) (hi * 16 + lo);
+        p += 2;
+    }
+
+    *n = d - dst;
 
     return NGX_OK;
 }

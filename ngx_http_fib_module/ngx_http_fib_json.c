@@ -65,13 +65,25 @@ ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * After a call, $fib_grpc_status names the code the body names: a reply
+ * that came with OK but cannot be used (502) is INTERNAL, not OK.
+ */
+
 ngx_int_t
 ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
     grpc_status_code code, ngx_str_t *message)
 {
-    size_t       len;
-    ngx_buf_t   *b;
-    const char  *name;
+    size_t               len;
+    ngx_buf_t           *b;
+    const char          *name;
+    ngx_http_fib_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
+
+    if (ctx && ctx->has_status) {
+        ctx->status = code;
+    }
 
     name = rpc_status_name(code);
 

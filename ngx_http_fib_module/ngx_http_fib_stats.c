@@ -44,8 +44,11 @@ ngx_http_fib_stats_handler(ngx_http_request_t *r)
 
 
 /*
- * A server of the original contract sends no *64 fields: they are taken
- * from the int32 ones then, so they are never less than those.
+ * A server of the original contract sends none of the added fields: the
+ * *64 counts are taken from the int32 ones then, so they are never less
+ * than those, and the fields it has no value for are left out.  Such an
+ * entry is known by a request_count with no request_count64: ours always
+ * sends both.
  */
 
 static ngx_int_t
@@ -54,6 +57,7 @@ ngx_http_fib_stats_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 {
     size_t                 i, size;
     uint64_t               total, count;
+    ngx_uint_t             original;
     ngx_buf_t             *b;
     Stats__FibonacciStat  *st, **sorted;
     Stats__StatsResponse  *resp;
@@ -92,7 +96,9 @@ ngx_http_fib_stats_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         st = sorted[i];
 
         count = st->request_count64;
-        if (count == 0 && st->request_count > 0) {
+        original = (count == 0 && st->request_count > 0);
+
+        if (original) {
             count = (uint64_t) st->request_count;
         }
 
@@ -102,12 +108,18 @@ ngx_http_fib_stats_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
         b->last = ngx_http_fib_json_double(b->last, st->average_time_ms);
 
-        b->last = ngx_sprintf(b->last, ",\"request_count64\":%uL,"
-                              "\"min_duration_ns\":%L,"
+        b->last = ngx_sprintf(b->last, ",\"request_count64\":%uL", count);
+
+        if (original) {
+            *b->last++ = '}';
+            continue;
+        }
+
+        b->last = ngx_sprintf(b->last, ",\"min_duration_ns\":%L,"
                               "\"max_duration_ns\":%L,"
                               "\"total_duration_ns\":%uL,"
                               "\"cache_hits\":%uL,\"cache_misses\":%uL}",
-                              count, st->min_duration_ns,
+                              st->min_duration_ns,
                               st->max_duration_ns, st->total_duration_ns,
                               st->cache_hits, st->cache_misses);
     }

@@ -151,3 +151,39 @@ location = /fib {
 --- response_body eval
 ['{"n":7,"x":13,"value":"13"}',
  '{"error":"n must be a decimal integer","code":"INVALID_ARGUMENT"}']
+
+
+
+=== TEST 9: n is percent-decoded, as the original's Go gateway reads it
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+--- request eval
+["GET /fib?n=%31%30", "GET /fib?x=1&%6E=7", "GET /fib?n=%zz&n=3",
+ "GET /fib?n=4;x=1&n=5"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body eval
+['{"n":10,"x":55,"value":"55"}', '{"n":7,"x":13,"value":"13"}',
+ '{"n":3,"x":2,"value":"2"}', '{"n":5,"x":5,"value":"5"}']
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: the parameter name is matched exactly: N is not n
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
+--- request eval
+["GET /fib?N=5", "GET /fib?nn=5&xn=5"]
+--- error_code eval
+[400, 400]
+--- response_body eval
+['{"error":"missing query parameter n","code":"INVALID_ARGUMENT"}',
+ '{"error":"missing query parameter n","code":"INVALID_ARGUMENT"}']
+--- no_error_log
+[warn]
+[error]

@@ -30,14 +30,19 @@ fib: GetFib failed with INTERNAL "mock internal error" after 1 attempt
 
 
 
-=== TEST 2: a reply that does not parse is 502
+=== TEST 2: a reply that does not parse is 502, and INTERNAL in the variable
 --- main_config
 load_module $TEST_NGINX_FIB_MODULE;
 --- config
-location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT; }
+location = /fib {
+    fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
+    add_header X-Fib-Status $fib_grpc_status always;
+}
 --- request
 GET /fib?n=4
 --- error_code: 502
+--- response_headers
+X-Fib-Status: INTERNAL
 --- response_body chomp
 {"error":"unparseable reply from the Fibonacci service","code":"INTERNAL"}
 --- error_log
@@ -118,3 +123,23 @@ GET /stats
 ^\{"error":"[^"]*","code":"INTERNAL"\}$
 --- error_log
 fib: GetStats failed with INTERNAL
+
+
+
+=== TEST 8: lines logged on completion name the request they are about
+Two subrequests (SSI) in flight at once: each failure is logged with its own.
+--- main_config
+load_module $TEST_NGINX_FIB_MODULE;
+--- config
+location = /page {
+    default_type text/html;
+    ssi on;
+    return 200 '<!--# include virtual="/one?n=1" --><!--# include virtual="/five?n=5" -->';
+}
+location /one { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT; }
+location /five { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT; }
+--- request
+GET /page
+--- error_log eval
+[qr/GetFib failed with INTERNAL "mock internal error".*subrequest: "\/one"/,
+ qr/GetFib failed with RESOURCE_EXHAUSTED .*subrequest: "\/five"/]
