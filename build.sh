@@ -25,7 +25,7 @@ PACKAGES=(
     libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
     libgmp-dev uthash-dev check
     nginx nginx-dev
-    nghttp2-client wrk valgrind curl procps
+    nghttp2-client wrk valgrind curl procps openssl libssl-dev
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     liblist-moreutils-perl libwww-perl libipc-run-perl liburi-perl
     nodejs npm

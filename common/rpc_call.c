@@ -1,5 +1,6 @@
 /* rpc_call.c - what a handler sees of a call: the request, its metadata,
  * and the one batch that answers it. */
+#include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,52 @@ const char *rpc_call_peer(rpc_call *c) {
 
 const char *rpc_call_request_id(const rpc_call *c) {
     return c->has_request_id ? c->request_id : NULL;
+}
+
+static bool has_name(const rpc_call *c, const char *v, size_t n) {
+    for (size_t i = 0; i < c->npeer_names; i++)
+        if (strlen(c->peer_names[i]) == n && memcmp(c->peer_names[i], v, n) == 0)
+            return true;
+    return false;
+}
+
+/* Copy the auth context's values of property `name` into the call. */
+static void add_names(rpc_call *c, grpc_auth_context *ctx, const char *name,
+                      size_t *used) {
+    grpc_auth_property_iterator it =
+        grpc_auth_context_find_properties_by_name(ctx, name);
+    const grpc_auth_property *p;
+
+    while ((p = grpc_auth_property_iterator_next(&it)) != NULL) {
+        size_t n = p->value_length;
+        if (c->npeer_names == RPC_PEER_NAMES_MAX ||
+            *used + n + 1 > sizeof(c->peer_names_buf))
+            return;
+        if (n == 0 || memchr(p->value, '\0', n) || has_name(c, p->value, n))
+            continue;
+        memcpy(c->peer_names_buf + *used, p->value, n);
+        c->peer_names_buf[*used + n] = '\0';
+        c->peer_names[c->npeer_names++] = c->peer_names_buf + *used;
+        *used += n + 1;
+    }
+}
+
+size_t rpc_call_peer_names(rpc_call *c, const char **names, size_t max) {
+    if (!c->have_names) {
+        grpc_auth_context *ctx = grpc_call_auth_context(c->call);
+        size_t used = 0;
+
+        c->have_names = true;
+        c->npeer_names = 0;
+        if (ctx && grpc_auth_context_peer_is_authenticated(ctx)) {
+            add_names(c, ctx, GRPC_PEER_DNS_PROPERTY_NAME, &used);
+            add_names(c, ctx, GRPC_X509_CN_PROPERTY_NAME, &used);
+        }
+        if (ctx) grpc_auth_context_release(ctx);
+    }
+    if (max > c->npeer_names) max = c->npeer_names;
+    memcpy(names, c->peer_names, max * sizeof(*names));
+    return max;
 }
 
 int64_t rpc_call_start_ns(const rpc_call *c) {

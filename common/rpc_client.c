@@ -2,6 +2,7 @@
  * any number of threads can call through one channel at once. */
 #include "rpc_client.h"
 #include "rpc_bytes.h"
+#include "rpc_limits.h"
 
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
@@ -9,24 +10,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Replies may be large (exact F(n) for big n): no 4 MiB receive limit.
- * A server that comes back is found within a second or so: gRPC's default
- * reconnect backoff grows to two minutes, which would hold back stats
- * delivery long after a stats-service restart. */
-grpc_channel *rpc_client_channel(const char *target) {
-    grpc_arg arg[] = {
-        {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-         .value.integer = -1},
+/* Replies may be large (exact F(n) for big n): RPC_LIMITS_CLIENT takes
+ * 64 MiB. A server that comes back is found within a second or so: gRPC's
+ * default reconnect backoff grows to two minutes, which would hold back
+ * stats delivery long after a stats-service restart. */
+grpc_channel *rpc_client_channel_tls(const char *target,
+                                     const rpc_tls_pem *tls,
+                                     const char *name) {
+    static const rpc_limits limits = RPC_LIMITS_CLIENT;
+    grpc_arg arg[3 + RPC_LIMITS_NARGS] = {
         {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
          .value.integer = 100},
         {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
          .value.integer = 1000},
     };
-    grpc_channel_args args = {sizeof(arg) / sizeof(arg[0]), arg};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    size_t n = 2;
+    char err[256];
+
+    if (tls && name && *name) {
+        arg[n].type = GRPC_ARG_STRING;
+        arg[n].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+        arg[n++].value.string = (char *)name;
+    }
+    n += rpc_limits_args(&limits, arg + n);
+    grpc_channel_args args = {n, arg};
+    grpc_channel_credentials *creds = tls
+        ? rpc_tls_channel_credentials(tls, err, sizeof(err))
+        : grpc_insecure_credentials_create();
+    if (creds == NULL) return NULL;
     grpc_channel *ch = grpc_channel_create(target, creds, &args);
     grpc_channel_credentials_release(creds);
     return ch;
+}
+
+grpc_channel *rpc_client_channel(const char *target) {
+    return rpc_client_channel_tls(target, NULL, NULL);
 }
 
 static rpc_result result(grpc_status_code code, const char *details) {
@@ -73,9 +91,13 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
     grpc_metadata md = {0};
     md.key = grpc_slice_from_static_string("x-request-id");
     md.value = grpc_slice_from_copied_string(request_id ? request_id : "");
-    grpc_slice req_slice = grpc_slice_from_copied_buffer((const char *)in, in_len);
-    grpc_byte_buffer *req = grpc_raw_byte_buffer_create(&req_slice, 1);
-    grpc_slice_unref(req_slice);
+    grpc_byte_buffer *req = NULL;
+    if (in != NULL) {
+        grpc_slice req_slice = grpc_slice_from_copied_buffer((const char *)in,
+                                                             in_len);
+        req = grpc_raw_byte_buffer_create(&req_slice, 1);
+        grpc_slice_unref(req_slice);
+    }
 
     grpc_metadata_array initial, trailing;
     grpc_metadata_array_init(&initial);
@@ -84,25 +106,34 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
     grpc_status_code status = GRPC_STATUS_UNKNOWN;
     grpc_slice details = grpc_empty_slice();
 
-    grpc_op ops[6];
+    grpc_op ops[6], *op = ops;
     memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = request_id ? 1 : 0;
-    ops[0].data.send_initial_metadata.metadata = &md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &reply;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = request_id ? 1 : 0;
+    op->data.send_initial_metadata.metadata = &md;
+    op++;
+    if (req != NULL) {
+        op->op = GRPC_OP_SEND_MESSAGE;
+        op->data.send_message.send_message = req;
+        op++;
+    }
+    op->op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    op++;
+    op->op = GRPC_OP_RECV_INITIAL_METADATA;
+    op->data.recv_initial_metadata.recv_initial_metadata = &initial;
+    op++;
+    op->op = GRPC_OP_RECV_MESSAGE;
+    op->data.recv_message.recv_message = &reply;
+    op++;
+    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op->data.recv_status_on_client.trailing_metadata = &trailing;
+    op->data.recv_status_on_client.status = &status;
+    op->data.recv_status_on_client.status_details = &details;
+    op++;
 
     rpc_result r;
-    grpc_call_error err = grpc_call_start_batch(call, ops, 6, call, NULL);
+    grpc_call_error err = grpc_call_start_batch(call, ops, (size_t)(op - ops),
+                                                call, NULL);
     if (err == GRPC_CALL_ERROR_INVALID_METADATA) {
         r = result(GRPC_STATUS_INVALID_ARGUMENT, "invalid x-request-id metadata value");
     } else if (err != GRPC_CALL_OK) {
@@ -125,7 +156,7 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
     }
 
     if (reply) grpc_byte_buffer_destroy(reply);
-    grpc_byte_buffer_destroy(req);
+    if (req) grpc_byte_buffer_destroy(req);
     grpc_slice_unref(details);
     grpc_slice_unref(md.value);
     grpc_metadata_array_destroy(&initial);

@@ -12,8 +12,19 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
 
+#include "rpc_tls.h"
+
 /* An insecure channel to a gRPC target ("host:port", "unix:/p", URIs). */
 grpc_channel *rpc_client_channel(const char *target);
+
+/* A TLS channel when `tls` is not NULL (files read with rpc_tls_load():
+ * the CA verifies the server, cert/key are presented when given), the
+ * server's certificate checked for `name` when not NULL, else for the
+ * target's host. Plaintext when `tls` is NULL. Both kinds run with
+ * RPC_LIMITS_CLIENT. NULL when the credentials cannot be made. */
+grpc_channel *rpc_client_channel_tls(const char *target,
+                                     const rpc_tls_pem *tls,
+                                     const char *name);
 
 typedef struct {
     grpc_status_code status;
@@ -31,7 +42,8 @@ rpc_result rpc_client_call(grpc_channel *ch, const char *method,
                            const char *request_id);
 
 /* The same with raw bytes in and out, for tools and tests that send
- * malformed messages. *out is malloc'd (free()); *out_len its length. */
+ * malformed messages; `in` NULL sends no message at all (the call is
+ * half-closed without a request). *out is malloc'd (free()); *out_len its length. */
 rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
                                const uint8_t *in, size_t in_len,
                                uint8_t **out, size_t *out_len,

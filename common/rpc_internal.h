@@ -13,6 +13,8 @@
 
 #define RPC_REQUEST_ID_MAX 128
 #define RPC_METHOD_NAME_MAX 256
+#define RPC_PEER_NAMES_MAX 16       /* certificate names kept per call */
+#define RPC_PEER_NAMES_BYTES 1024
 
 typedef struct rpc_worker rpc_worker;
 
@@ -50,6 +52,10 @@ struct rpc_call {
     int                 cancelled;  /* RECV_CLOSE_ON_SERVER's answer */
     bool                answered;
     char               *peer;       /* gpr_malloc'd, fetched on demand */
+    bool                have_names; /* peer_names[] fetched */
+    size_t              npeer_names;
+    const char         *peer_names[RPC_PEER_NAMES_MAX];
+    char                peer_names_buf[RPC_PEER_NAMES_BYTES];
     int64_t             start_ns;
     char                request_id[RPC_REQUEST_ID_MAX + 1];
     bool                has_request_id;
@@ -66,8 +72,21 @@ struct rpc_worker {
     size_t                 ncalls;
 };
 
+/* TLS of a server: the files, and what was last loaded from them. The
+ * certificate config fetcher runs on gRPC's threads, hence the lock. */
+typedef struct {
+    rpc_tls_files   files;          /* strdup'd names */
+    pthread_mutex_t lock;
+    grpc_ssl_server_certificate_config *pending;  /* next fetch returns it */
+    rpc_tls_stamp   loaded;         /* the files' stamp when last read */
+    rpc_tls_stamp   failed;         /* ... when they last failed to load */
+    bool            force;          /* reload even if the stamp is equal */
+} rpc_server_tls;
+
 struct rpc_server {
     char           *listen;
+    rpc_server_tls *tls;            /* NULL: plaintext */
+    rpc_limits      limits;
     int             nthreads;
     int             port;
     grpc_server    *server;
@@ -84,6 +103,11 @@ struct rpc_server {
     pthread_cond_t  cond;
     bool            shutdown_done;
 };
+
+/* rpc_server_tls.c: the credentials to listen with (TLS or plaintext), and
+ * freeing the TLS state. */
+grpc_server_credentials *rpc_server_credentials(rpc_server *s);
+void rpc_server_tls_free(rpc_server_tls *t);
 
 /* rpc_call.c: finish a call with one batch; `msg` may be NULL. */
 void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,

@@ -35,6 +35,7 @@ rpc_server *rpc_server_create(const char *listen, int threads) {
     s->listen = strdup(listen);
     s->nthreads = threads < 1 ? 1 : threads;
     s->shutdown_tag = TAG_SHUTDOWN;
+    s->limits = (rpc_limits)RPC_LIMITS_SERVER;
     atomic_init(&s->serving, false);
     atomic_init(&s->stopping, false);
     pthread_condattr_t ca;
@@ -60,6 +61,10 @@ void rpc_server_add_service(rpc_server *s, const char *service) {
 
 void rpc_server_set_serving(rpc_server *s, bool serving) {
     atomic_store(&s->serving, serving);
+}
+
+void rpc_server_set_limits(rpc_server *s, const rpc_limits *limits) {
+    s->limits = *limits;
 }
 
 int rpc_server_port(const rpc_server *s) {
@@ -111,6 +116,8 @@ static void call_release(rpc_call *c) {
     c->peer = NULL;
     c->answered = false;
     c->has_request_id = false;
+    c->have_names = false;
+    c->npeer_names = 0;
 }
 
 static void copy_slice(char *dst, size_t cap, grpc_slice s) {
@@ -130,7 +137,12 @@ static void call_serve(rpc_call *c) {
             break;
         }
     }
-    if (c->method) {
+    if (c->method && c->payload == NULL) {
+        /* the client half-closed without sending its request */
+        c->method_name = c->method->name;
+        rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT,
+                      "the call ended without a request message");
+    } else if (c->method) {
         c->method_name = c->method->name;
         c->method->fn(c, c->method->ud);
     } else {
@@ -247,9 +259,11 @@ static void destroy_queues(rpc_server *s) {
 }
 
 int rpc_server_start(rpc_server *s) {
-    grpc_arg arg = {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT,
-                    .value.integer = 0};
-    grpc_channel_args args = {1, &arg};
+    grpc_arg arg[RPC_LIMITS_NARGS + 1] = {
+        {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT,
+         .value.integer = 0},
+    };
+    grpc_channel_args args = {1 + rpc_limits_args(&s->limits, arg + 1), arg};
     s->server = grpc_server_create(&args, NULL);
     for (size_t i = 0; i < s->nmethods; i++) {
         s->methods[i].handle = grpc_server_register_method(s->server,
@@ -268,7 +282,7 @@ int rpc_server_start(rpc_server *s) {
         s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(s->server, s->workers[i].cq, NULL);
     }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = rpc_server_credentials(s);
     s->port = grpc_server_add_http2_port(s->server, s->listen, creds);
     grpc_server_credentials_release(creds);
     if (s->port == 0) {
@@ -298,6 +312,11 @@ int rpc_server_start(rpc_server *s) {
         log_str(&l, "listen", s->listen);
         log_int(&l, "port", s->port);
         log_int(&l, "threads", s->nthreads);
+        log_bool(&l, "tls", s->tls != NULL);
+        log_bool(&l, "client_cert_required", s->tls && s->tls->files.ca);
+        log_int(&l, "max_request_bytes", s->limits.max_recv);
+        log_int(&l, "max_reply_bytes", s->limits.max_send);
+        log_int(&l, "max_streams", s->limits.max_streams);
         log_end(&l);
     }
     return 0;
@@ -354,6 +373,7 @@ void rpc_server_destroy(rpc_server *s) {
     for (size_t i = 0; i < s->nservices; i++) free(s->services[i]);
     free(s->services);
     free(s->listen);
+    rpc_server_tls_free(s->tls);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);

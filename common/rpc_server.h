@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpc_limits.h"
 #include "rpc_status.h"
+#include "rpc_tls.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
@@ -40,6 +42,24 @@ void rpc_server_add_method(rpc_server *s, const char *method,
 
 /* A service name the health check knows, e.g. "fibonacci.Fibonacci". */
 void rpc_server_add_service(rpc_server *s, const char *service);
+
+/* Serve TLS with the files' certificate and key; with a CA, every client
+ * must present a certificate that CA verifies. The files are read and
+ * checked now (-1 after logging what is wrong). Later, each new connection
+ * first looks whether the files were replaced (or rpc_server_reload_tls()
+ * was called) and if so reads them again: new connections get the new
+ * certificates, connections already open keep theirs. Each reload is
+ * logged; files that do not load are logged and the old ones kept. Before
+ * start. */
+int rpc_server_set_tls(rpc_server *s, const rpc_tls_files *files);
+
+/* Read the TLS files again for the next connection, even if they look
+ * unchanged (SIGHUP). Any time; a no-op without TLS. */
+void rpc_server_reload_tls(rpc_server *s);
+
+/* Message sizes, concurrent streams and keepalive (rpc_limits.h); the
+ * default is RPC_LIMITS_SERVER. Before start. */
+void rpc_server_set_limits(rpc_server *s, const rpc_limits *limits);
 
 /* Bind and start the threads. Returns 0, or -1 after logging why. */
 int rpc_server_start(rpc_server *s);
@@ -68,6 +88,12 @@ const char *rpc_call_method(const rpc_call *c);
 const char *rpc_call_peer(rpc_call *c);
 /* The x-request-id metadata the caller sent, or NULL. */
 const char *rpc_call_request_id(const rpc_call *c);
+/* The names the caller's verified client certificate carries: its DNS
+ * subject alternative names, then its common name. Returns how many (up to
+ * `max`) were put in names[]; they live as long as the call. 0 when the
+ * caller is not authenticated (plaintext, or no client certificate). */
+size_t rpc_call_peer_names(rpc_call *c, const char **names, size_t max);
+
 /* Monotonic time (ns) at which the call arrived. */
 int64_t rpc_call_start_ns(const rpc_call *c);
 

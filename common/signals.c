@@ -19,13 +19,18 @@ void signals_block(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-int signals_wait(void) {
+int signals_wait_hup(void (*on_hup)(void *ud), void *ud) {
     sigset_t set;
     signals_set(&set);
     for (;;) {
         int sig;
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGTERM || sig == SIGINT) return sig;
-        /* SIGHUP and SIGQUIT: nothing to reload; keep waiting. */
+        if (sig == SIGHUP && on_hup != NULL) on_hup(ud);
+        /* SIGQUIT: nothing to do; keep waiting. */
     }
+}
+
+int signals_wait(void) {
+    return signals_wait_hup(NULL, NULL);
 }

@@ -14,4 +14,7 @@ void signals_block(void);
 /* Wait for SIGTERM or SIGINT (SIGHUP is ignored); returns the signal. */
 int signals_wait(void);
 
+/* The same, calling on_hup(ud) for each SIGHUP meanwhile (reload). */
+int signals_wait_hup(void (*on_hup)(void *ud), void *ud);
+
 #endif

@@ -13,6 +13,7 @@
 #include "fib_rpc.h"
 #include "flags.h"
 #include "log.h"
+#include "rpc_flags.h"
 #include "rpc_server.h"
 #include "signals.h"
 #include "stats_queue.h"
@@ -36,6 +37,8 @@ typedef struct {
     long long   stats_batch;
     long long   drain_timeout;
     log_level   log_level;
+    rpc_server_opts server;
+    rpc_tls_files   stats_tls;
 } config;
 
 static int parse_flags(int argc, char **argv, config *cfg) {
@@ -61,6 +64,13 @@ static int parse_flags(int argc, char **argv, config *cfg) {
           "on SIGTERM, time for calls in flight, then for the stats flush" },
         { "log-level", FLAG_LOG_LEVEL, &cfg->log_level, 0, 0, NULL,
           "debug, info, warn or error" },
+        RPC_SERVER_FLAGS(&cfg->server),
+        { "stats-tls-ca", FLAG_STRING, &cfg->stats_tls.ca, 0, 0, NULL,
+          "PEM CA certificates: call stats-service over TLS, verified" },
+        { "stats-tls-cert", FLAG_STRING, &cfg->stats_tls.cert, 0, 0, NULL,
+          "PEM client certificate presented to stats-service" },
+        { "stats-tls-key", FLAG_STRING, &cfg->stats_tls.key, 0, 0, NULL,
+          "PEM private key of --stats-tls-cert" },
         { NULL, 0, NULL, 0, 0, NULL, NULL }
     };
     static char env_listen[32];
@@ -70,6 +80,13 @@ static int parse_flags(int argc, char **argv, config *cfg) {
     int rc = flags_parse(argc, argv, defs, "fibonacci-service", VERSION,
                          "gRPC Fibonacci service: exact F(n) with a cache");
     if (rc != 0) return rc;
+    if (rpc_tls_enabled(&cfg->stats_tls) &&
+        (cfg->stats_tls.ca == NULL || cfg->stats_tls.ca[0] == '\0')) {
+        fprintf(stderr, "fibonacci-service: --stats-tls-cert and "
+                "--stats-tls-key need --stats-tls-ca (TLS to stats-service "
+                "is on when the CA is given)\n");
+        return -1;
+    }
 
     log_init("fibonacci-service", cfg->log_level);
     return 0;
@@ -105,6 +122,18 @@ static void log_stopped(fib_cache *cache, stats_queue *queue, uint64_t left) {
     log_end(&l);
 }
 
+typedef struct {
+    rpc_server   *server;
+    stats_sender *sender;
+} reload_ctx;
+
+/* SIGHUP: new TLS files for new connections, both ways. */
+static void reload_tls(void *ud) {
+    reload_ctx *r = ud;
+    rpc_server_reload_tls(r->server);
+    if (r->sender != NULL) stats_sender_reload_tls(r->sender);
+}
+
 int main(int argc, char **argv) {
     config cfg = {
         .listen = "127.0.0.1:5001",
@@ -116,6 +145,7 @@ int main(int argc, char **argv) {
         .stats_batch = 1000,
         .drain_timeout = 5LL * 1000000000LL,
         .log_level = LOG_INFO,
+        .server = RPC_SERVER_OPTS_INIT,
     };
     signals_block();
     int rc = parse_flags(argc, argv, &cfg);
@@ -133,8 +163,8 @@ int main(int argc, char **argv) {
     if (!cfg.stats_disable) {
         queue = stats_queue_create((size_t)cfg.stats_queue);
         if (queue != NULL)
-            sender = stats_sender_start(cfg.stats, queue,
-                                        (size_t)cfg.stats_batch);
+            sender = stats_sender_start_tls(cfg.stats, &cfg.stats_tls, queue,
+                                            (size_t)cfg.stats_batch);
         if (sender == NULL) {
             log_msg(LOG_ERROR, "startup", "cannot start the stats sender");
             return 1;
@@ -149,12 +179,15 @@ int main(int argc, char **argv) {
     }
     rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
     rpc_server_add_service(server, FIB_SERVICE);
-    if (rpc_server_start(server) != 0) return 1;
+    if (rpc_server_configure(server, &cfg.server) != 0 ||
+        rpc_server_start(server) != 0)
+        return 1;
     log_started(&cfg, rpc_server_port(server));
 
     /* Drain in two bounded steps: calls in flight, then the stats queue
      * (which holds the records of those last calls too). */
-    int sig = signals_wait();
+    reload_ctx reload = { server, sender };
+    int sig = signals_wait_hup(reload_tls, &reload);
     log_msg(LOG_INFO, "stopping", "signal %d: draining", sig);
     rpc_server_shutdown(server, cfg.drain_timeout);
     uint64_t left = 0;

@@ -3,6 +3,7 @@
  * counting, RecordNo for an original stats-service, retries with backoff
  * while it is away, and a bounded flush on shutdown. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,14 @@ struct stats_sender {
     char           *target;
     stats_queue    *queue;
     char            id[37];          /* sender id sent with every batch */
+
+    /* TLS to stats-service: the files, their stamp when last read, and a
+     * reload request from SIGHUP. */
+    bool            tls;
+    rpc_tls_files   tls_files;       /* strdup'd names */
+    rpc_tls_pem     tls_pem;
+    rpc_tls_stamp   tls_stamp;
+    atomic_bool     tls_reload;
 
     /* The batch being delivered: records[0..pending), of which the first
      * `done` went out already one by one (RecordNo mode). */
@@ -266,11 +275,49 @@ static void on_rejected(stats_sender *s, const rpc_result *r) {
  * part of this batch went out as RecordNo already: resending that would
  * count it twice). */
 static void reconnect(stats_sender *s) {
-    grpc_channel *ch = rpc_client_channel(s->target);
+    grpc_channel *ch = rpc_client_channel_tls(s->target,
+                                              s->tls ? &s->tls_pem : NULL,
+                                              NULL);
     if (ch == NULL) return;
     grpc_channel_destroy(s->channel);
     s->channel = ch;
     if (s->done == 0) s->no_batch = false;
+}
+
+/* Read the TLS files; false (logged) if they do not load. */
+static bool load_tls(stats_sender *s, const char *event) {
+    rpc_tls_cert_info ci;
+    rpc_tls_pem pem;
+    char err[512];
+    log_line l;
+
+    rpc_tls_stamp_take(&s->tls_files, &s->tls_stamp);
+    if (rpc_tls_load(&s->tls_files, &pem, &ci, err, sizeof(err)) != 0) {
+        log_msg(LOG_ERROR, "stats_tls_failed", "stats TLS: %s", err);
+        return false;
+    }
+    rpc_tls_pem_free(&s->tls_pem);
+    s->tls_pem = pem;
+    if (log_begin(&l, LOG_INFO, event)) {
+        log_str(&l, "ca", s->tls_files.ca);
+        log_str(&l, "cert", s->tls_files.cert);
+        log_str(&l, "subject", ci.subject[0] ? ci.subject : NULL);
+        log_end(&l);
+    }
+    return true;
+}
+
+/* New TLS files (or SIGHUP): a new channel with them for what follows.
+ * Calls on the old channel have finished (this thread made them). */
+static void check_tls(stats_sender *s) {
+    rpc_tls_stamp now;
+
+    if (!s->tls) return;
+    rpc_tls_stamp_take(&s->tls_files, &now);
+    if (!atomic_exchange(&s->tls_reload, false) &&
+        rpc_tls_stamp_equal(&now, &s->tls_stamp))
+        return;
+    if (load_tls(s, "stats_tls_reloaded")) reconnect(s);
 }
 
 static void *sender_main(void *arg) {
@@ -288,6 +335,7 @@ static void *sender_main(void *arg) {
         }
         if (stopping && clock_mono_ns() >= deadline) break;
 
+        check_tls(s);
         bool full = s->pending == s->batch_max;
         rpc_result r = deliver(s, call_timeout(stopping, deadline));
         if (r.status == GRPC_STATUS_OK) {
@@ -312,6 +360,10 @@ static void *sender_main(void *arg) {
 static void sender_free(stats_sender *s) {
     if (s->channel != NULL) grpc_channel_destroy(s->channel);
     free(s->target);
+    free((char *)s->tls_files.ca);
+    free((char *)s->tls_files.cert);
+    free((char *)s->tls_files.key);
+    rpc_tls_pem_free(&s->tls_pem);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->batch);
@@ -322,8 +374,25 @@ static void sender_free(stats_sender *s) {
 
 stats_sender *stats_sender_start(const char *target, stats_queue *q,
                                  size_t batch_max) {
+    return stats_sender_start_tls(target, NULL, q, batch_max);
+}
+
+static char *dup_given(const char *s) {
+    return s && *s ? strdup(s) : NULL;
+}
+
+stats_sender *stats_sender_start_tls(const char *target,
+                                     const rpc_tls_files *tls,
+                                     stats_queue *q, size_t batch_max) {
     stats_sender *s = calloc(1, sizeof(*s));
     if (s == NULL) return NULL;
+    atomic_init(&s->tls_reload, false);
+    if (tls && tls->ca && *tls->ca) {
+        s->tls = true;
+        s->tls_files.ca = dup_given(tls->ca);
+        s->tls_files.cert = dup_given(tls->cert);
+        s->tls_files.key = dup_given(tls->key);
+    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -337,7 +406,10 @@ stats_sender *stats_sender_start(const char *target, stats_queue *q,
     s->msgs = calloc(batch_max, sizeof(*s->msgs));
     s->msg_ptrs = calloc(batch_max, sizeof(*s->msg_ptrs));
     s->target = strdup(target);
-    s->channel = rpc_client_channel(target);
+    s->channel = NULL;
+    if (!s->tls || load_tls(s, "stats_tls_loaded"))
+        s->channel = rpc_client_channel_tls(target,
+                                            s->tls ? &s->tls_pem : NULL, NULL);
     s->rng = backoff_seed();
     stats_sender_make_id(s->id);
     if (s->batch == NULL || s->msgs == NULL || s->msg_ptrs == NULL ||
@@ -351,9 +423,14 @@ stats_sender *stats_sender_start(const char *target, stats_queue *q,
         log_str(&l, "target", target);
         log_str(&l, "sender", s->id);
         log_uint(&l, "batch", batch_max);
+        log_bool(&l, "tls", s->tls);
         log_end(&l);
     }
     return s;
+}
+
+void stats_sender_reload_tls(stats_sender *s) {
+    atomic_store(&s->tls_reload, true);
 }
 
 uint64_t stats_sender_stop(stats_sender *s, int64_t deadline_ns) {

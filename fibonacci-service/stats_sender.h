@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "backoff.h"
+#include "rpc_tls.h"
 #include "stats_queue.h"
 
 typedef struct stats_sender stats_sender;
@@ -27,6 +28,18 @@ extern const backoff_policy stats_sender_backoff;
  * and delivers them to the gRPC `target`. NULL if it cannot start. */
 stats_sender *stats_sender_start(const char *target, stats_queue *q,
                                  size_t batch_max);
+
+/* The same over TLS when `tls` gives a CA (it verifies stats-service; a
+ * certificate and key, if given, are presented to it). The files are read
+ * now (NULL after logging what is wrong) and again before a delivery once
+ * they have been replaced or stats_sender_reload_tls() was called: the new
+ * ones are used for a new connection, and the change is logged. */
+stats_sender *stats_sender_start_tls(const char *target,
+                                     const rpc_tls_files *tls,
+                                     stats_queue *q, size_t batch_max);
+
+/* Read the TLS files again before the next delivery (SIGHUP). */
+void stats_sender_reload_tls(stats_sender *s);
 
 /* Deliver what is queued until the queue is empty or the monotonic time
  * `deadline_ns` passes, then stop the thread and free the sender. Returns

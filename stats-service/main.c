@@ -13,6 +13,7 @@
 
 #include "flags.h"
 #include "log.h"
+#include "rpc_flags.h"
 #include "rpc_server.h"
 #include "signals.h"
 #include "stats_rpc.h"
@@ -31,6 +32,8 @@ typedef struct {
     long long   threads;
     log_level   log_level;
     long long   drain_timeout_ns;
+    const char *record_allow;
+    rpc_server_opts server;
 } options;
 
 /* Parse flags into o. Returns -1 to go on, else the exit code. */
@@ -46,6 +49,10 @@ static int parse_options(int argc, char **argv, options *o) {
         {"drain-timeout", FLAG_DURATION, &o->drain_timeout_ns,
          0, 3600 * NS_PER_SEC, NULL,
          "on SIGTERM/SIGINT, how long calls in flight may finish"},
+        RPC_SERVER_FLAGS(&o->server),
+        {"record-allow", FLAG_STRING, &o->record_allow, 0, 0, NULL,
+         "NAME,...: only clients whose certificate carries one of these "
+         "names (DNS name or CN) may record (needs --tls-client-ca)"},
         {NULL, 0, NULL, 0, 0, NULL, NULL},
     };
     int rc;
@@ -54,6 +61,8 @@ static int parse_options(int argc, char **argv, options *o) {
     o->threads = flags_ncpu();
     o->log_level = LOG_INFO;
     o->drain_timeout_ns = 5 * NS_PER_SEC;
+    o->record_allow = NULL;
+    o->server = (rpc_server_opts)RPC_SERVER_OPTS_INIT;
     if (flags_listen_from_env(PROG, &o->listen, env_listen,
                               sizeof(env_listen)) != 0)
         return 2;
@@ -62,6 +71,13 @@ static int parse_options(int argc, char **argv, options *o) {
                      "Counts Fibonacci requests per n and serves the "
                      "stats.Stats gRPC service.");
     if (rc != 0) return rc > 0 ? 0 : 2;
+    if (o->record_allow && (o->server.tls.ca == NULL ||
+                            o->server.tls.ca[0] == '\0')) {
+        fprintf(stderr, "%s: --record-allow needs --tls-client-ca (and "
+                "--tls-cert, --tls-key): writers are known by their client "
+                "certificates\n", PROG);
+        return 2;
+    }
     return -1;
 }
 
@@ -81,6 +97,7 @@ static void log_started(const options *o, int port) {
         log_str(&l, "listen", o->listen);
         log_int(&l, "port", port);
         log_int(&l, "threads", o->threads);
+        log_str(&l, "record_allow", o->record_allow);
         log_str(&l, "version", VERSION);
         log_end(&l);
     }
@@ -109,6 +126,11 @@ static void log_stopped(stats_store *store) {
     stats_snapshot_free(&snap);
 }
 
+/* SIGHUP: new TLS files for new connections. */
+static void reload_tls(void *srv) {
+    rpc_server_reload_tls(srv);
+}
+
 int main(int argc, char **argv) {
     stats_store *store;
     stats_rpc *handlers;
@@ -124,6 +146,14 @@ int main(int argc, char **argv) {
 
     store = stats_store_create(STATS_MAX_SENDERS);
     handlers = store ? stats_rpc_create(store) : NULL;
+    if (handlers && o.record_allow &&
+        stats_rpc_set_record_allow(handlers, o.record_allow) != 0) {
+        fprintf(stderr, "%s: --record-allow: '%s' names nobody\n", PROG,
+                o.record_allow);
+        stats_rpc_free(handlers);
+        stats_store_free(store);
+        return 2;
+    }
     if (handlers == NULL) {
         log_msg(LOG_ERROR, "fatal", "out of memory");
         stats_store_free(store);
@@ -132,7 +162,8 @@ int main(int argc, char **argv) {
     grpc_init();
     srv = rpc_server_create(o.listen, (int)o.threads);
     if (srv != NULL) stats_rpc_register(handlers, srv);
-    if (srv == NULL || rpc_server_start(srv) != 0) {
+    if (srv == NULL || rpc_server_configure(srv, &o.server) != 0 ||
+        rpc_server_start(srv) != 0) {
         if (srv != NULL) rpc_server_destroy(srv);
         grpc_shutdown();
         stats_rpc_free(handlers);
@@ -141,7 +172,7 @@ int main(int argc, char **argv) {
     }
     log_started(&o, rpc_server_port(srv));
 
-    log_stopping(signals_wait());
+    log_stopping(signals_wait_hup(reload_tls, srv));
     rpc_server_shutdown(srv, o.drain_timeout_ns);
     rpc_server_destroy(srv);
     grpc_shutdown();

@@ -2,6 +2,7 @@
  *
  * The original clients read the int32 fields; those saturate at INT32_MAX
  * while the *64 fields added later carry the exact counts. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "stats_proto.h"
@@ -22,6 +23,47 @@ void stats_record_from_proto(stats_record *out, const Stats__RecordRequest *m) {
     out->n = m->n;
     out->duration_ns = m->duration;
     out->cache = stats_cache_from_proto(m->cache);
+}
+
+/* A varint at *p (advanced); false when it runs past end or is too long. */
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) return true;
+    }
+    return false;
+}
+
+long long stats_batch_sender_wire_len(const uint8_t *data, size_t len) {
+    const uint8_t *p = data, *end = data + len;
+    long long sender = 0;
+    uint64_t tag, v;
+
+    while (p < end) {
+        if (!read_varint(&p, end, &tag)) return -1;
+        switch (tag & 7) {
+        case 0:
+            if (!read_varint(&p, end, &v)) return -1;
+            break;
+        case 1:
+        case 5:
+            v = (tag & 7) == 1 ? 8 : 4;
+            if ((uint64_t)(end - p) < v) return -1;
+            p += v;
+            break;
+        case 2:
+            if (!read_varint(&p, end, &v) || (uint64_t)(end - p) < v)
+                return -1;
+            if (tag >> 3 == 1) sender = (long long)v;
+            p += v;
+            break;
+        default:
+            return -1;      /* groups are not part of this message */
+        }
+    }
+    return sender;
 }
 
 static void stat_from_row(Stats__FibonacciStat *st, const stats_row *row) {

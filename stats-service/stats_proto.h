@@ -18,6 +18,12 @@ stats_cache stats_cache_from_proto(Stats__CacheResult c);
 
 void stats_record_from_proto(stats_record *out, const Stats__RecordRequest *m);
 
+/* The length on the wire of RecordBatchRequest.sender in a packed request
+ * (its last occurrence, the one protobuf keeps), 0 when absent, -1 when the
+ * bytes do not parse. protobuf-c hands strings over NUL-terminated, so a
+ * sender with a NUL byte in it looks shorter than this. */
+long long stats_batch_sender_wire_len(const uint8_t *data, size_t len);
+
 /* Fill *resp (already initialised with STATS__STATS_RESPONSE__INIT) from a
  * snapshot. The repeated field is allocated in one block; release it with
  * stats_response_release(). Returns 0, or -1 when out of memory. */

@@ -1,8 +1,16 @@
-/* stats_rpc.c - the three stats.Stats handlers: decode the request, check
- * it, call the store, encode the answer, log.
+/* stats_rpc.c - the three stats.Stats handlers: check the caller may
+ * write, decode the request, check it, call the store, encode the answer,
+ * log.
  *
  * Invalid input is answered INVALID_ARGUMENT with a message saying what is
- * wrong and logged at warn; every answered call is logged at debug. */
+ * wrong and logged at warn; refused writers are logged at warn with their
+ * certificate names; every answered call is logged at debug.
+ *
+ * RecordBatch's dedup key is the caller's identity (its certificate's first
+ * name, else its address) and the sender it names, so that a caller can
+ * neither mark another's batches as applied nor push them out of the
+ * table (stats_senders.c). */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +21,24 @@
 #include "log.h"
 #include "stats_proto.h"
 #include "stats_rpc.h"
+#include "stats_senders.h"
 #include "stats_view.h"
 
 #define METHOD_RECORD "/stats.Stats/RecordNo"
 #define METHOD_BATCH  "/stats.Stats/RecordBatch"
 #define METHOD_STATS  "/stats.Stats/GetStats"
 
+/* The longest sender name and the owner part kept in a dedup key: together
+ * they fit the store's STATS_SENDER_MAX. */
+#define SENDER_NAME_MAX 128
+#define OWNER_MAX (STATS_SENDER_MAX - SENDER_NAME_MAX - 1)
+#define PEER_NAMES_MAX 16
+
 struct stats_rpc {
     stats_store *store;
     stats_views  views;     /* GetStats answers, cached per store version */
+    char       **allow;     /* --record-allow names; NULL: anyone writes */
+    size_t       nallow;
 };
 
 /* Answer INVALID_ARGUMENT with a formatted message and log it at warn. */
@@ -62,6 +79,104 @@ static void log_finish(log_line *l, rpc_call *c) {
     log_end(l);
 }
 
+static bool allowed(const stats_rpc *r, const char **names, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < r->nallow; k++)
+            if (strcmp(names[i], r->allow[k]) == 0) return true;
+    return false;
+}
+
+/* The names as one string for messages: "a, b". */
+static void join_names(char *buf, size_t cap, const char **names, size_t n) {
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < cap; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "",
+                         names[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+/* True when the caller may record; else the call has been answered. */
+static bool check_writer(const stats_rpc *r, rpc_call *c) {
+    const char *names[PEER_NAMES_MAX];
+    grpc_status_code code;
+    char who[512];
+    size_t n;
+    log_line l;
+
+    if (r->allow == NULL) return true;
+    n = rpc_call_peer_names(c, names, PEER_NAMES_MAX);
+    if (n > 0 && allowed(r, names, n)) return true;
+    join_names(who, sizeof(who), names, n);
+    code = n == 0 ? GRPC_STATUS_UNAUTHENTICATED
+                  : GRPC_STATUS_PERMISSION_DENIED;
+    if (log_begin(&l, LOG_WARN, "record_refused")) {
+        log_str(&l, "method", rpc_call_method(c));
+        log_str(&l, "status", rpc_status_name(code));
+        log_str(&l, "identity", n ? who : NULL);
+        log_str(&l, "peer", rpc_call_peer(c));
+        log_str(&l, "request_id", rpc_call_request_id(c));
+        log_end(&l);
+    }
+    if (n == 0) {
+        rpc_call_fail(c, code, "recording needs a client certificate "
+                      "naming the caller");
+    } else {
+        rpc_call_fail(c, code, "certificate names (%s) are not allowed to "
+                      "record", who);
+    }
+    return false;
+}
+
+/* The dedup owner of the caller: its certificate's first name, else its
+ * address without the port. */
+static void caller_owner(rpc_call *c, char *out, size_t cap) {
+    const char *names[1];
+    const char *peer, *colon;
+    size_t len;
+
+    if (rpc_call_peer_names(c, names, 1) == 1) {
+        snprintf(out, cap, "%s", names[0]);
+        return;
+    }
+    peer = rpc_call_peer(c);
+    if (peer == NULL) peer = "";
+    colon = strrchr(peer, ':');
+    len = colon && strncmp(peer, "unix:", 5) != 0 ? (size_t)(colon - peer)
+                                                  : strlen(peer);
+    snprintf(out, cap, "%.*s", (int)len, peer);
+}
+
+/* True when the sender name is acceptable, else why not in `why`.
+ * `wire_len` is its length in the request. */
+static bool sender_valid(const char *sender, long long wire_len, char *why,
+                         size_t cap) {
+    size_t len = strlen(sender);
+
+    if ((long long)len != wire_len) {
+        snprintf(why, cap, "sender must not contain NUL bytes");
+    } else if (len == 0) {
+        snprintf(why, cap, "sender must not be empty");
+    } else if (len > SENDER_NAME_MAX) {
+        snprintf(why, cap, "sender is %zu bytes, at most %d allowed", len,
+                 SENDER_NAME_MAX);
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            if (!isgraph((unsigned char)sender[i])) {
+                snprintf(why, cap, "sender must be printable ASCII without "
+                         "spaces; byte %zu is 0x%02x", i,
+                         (unsigned char)sender[i]);
+                return false;
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
 static const char *cache_name(stats_cache c) {
     switch (c) {
     case STATS_CACHE_HIT:  return "hit";
@@ -93,6 +208,7 @@ static void record_no(rpc_call *c, void *ud) {
     size_t len;
     log_line l;
 
+    if (!check_writer(ud, c)) return;
     data = rpc_call_payload(c, &len);
     req = stats__record_request__unpack(NULL, len, data);
     if (req == NULL) {
@@ -134,18 +250,13 @@ static stats_record *batch_records(const Stats__RecordBatchRequest *req) {
     return recs;
 }
 
-/* Answer a batch the store turned down as invalid. */
-static void reject_batch(rpc_call *c, const Stats__RecordBatchRequest *req,
-                         const stats_record *recs, size_t bad) {
+/* Answer a batch the store turned down as invalid (a record: the sender
+ * was checked before). */
+static void reject_batch(rpc_call *c, const stats_record *recs, size_t bad) {
     char prefix[48];
 
     if (bad == SIZE_MAX) {
-        if (req->sender[0] == '\0') {
-            reject(c, "sender must not be empty");
-        } else {
-            reject(c, "sender is %zu bytes, at most %d allowed",
-                   strlen(req->sender), STATS_SENDER_MAX);
-        }
+        reject(c, "sender is not valid");
         return;
     }
     snprintf(prefix, sizeof(prefix), "records[%zu].", bad);
@@ -157,24 +268,35 @@ static void record_batch(rpc_call *c, void *ud) {
     Stats__RecordBatchRequest *req;
     Stats__RecordBatchResponse resp = STATS__RECORD_BATCH_RESPONSE__INIT;
     const uint8_t *data;
+    char owner[OWNER_MAX + 1], key[STATS_SENDER_MAX + 1];
     stats_record *recs;
     stats_result res;
+    char why[128];
     size_t len, bad;
     log_line l;
 
+    if (!check_writer(ud, c)) return;
     data = rpc_call_payload(c, &len);
     req = stats__record_batch_request__unpack(NULL, len, data);
     if (req == NULL) {
         reject(c, "request does not parse as stats.RecordBatchRequest");
         return;
     }
+    if (!sender_valid(req->sender, stats_batch_sender_wire_len(data, len),
+                      why, sizeof(why))) {
+        reject(c, "%s", why);
+        stats__record_batch_request__free_unpacked(req, NULL);
+        return;
+    }
+    caller_owner(c, owner, sizeof(owner));
+    snprintf(key, sizeof(key), "%s%c%s", owner, STATS_OWNER_SEP, req->sender);
     recs = batch_records(req);
-    res = recs ? stats_store_record_batch(store, req->sender, req->seq, recs,
+    res = recs ? stats_store_record_batch(store, key, req->seq, recs,
                                           req->n_records, &bad)
                : STATS_NOMEM;
 
     if (res == STATS_INVALID) {
-        reject_batch(c, req, recs, bad);
+        reject_batch(c, recs, bad);
     } else if (res == STATS_NOMEM) {
         fail_nomem(c);
     } else {
@@ -246,8 +368,34 @@ void stats_rpc_register(stats_rpc *r, rpc_server *srv) {
     rpc_server_add_service(srv, STATS_SERVICE_NAME);
 }
 
+int stats_rpc_set_record_allow(stats_rpc *r, const char *names) {
+    char *copy = strdup(names), *save = NULL, *tok;
+    int rc = 0;
+
+    if (copy == NULL) return -1;
+    for (tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        size_t n = strlen(tok);
+        while (n > 0 && tok[n - 1] == ' ') tok[--n] = '\0';
+        if (n == 0) continue;
+        char **a = realloc(r->allow, (r->nallow + 1) * sizeof(*a));
+        if (a == NULL || (a[r->nallow] = strdup(tok)) == NULL) {
+            if (a) r->allow = a;
+            rc = -1;
+            break;
+        }
+        r->allow = a;
+        r->nallow++;
+    }
+    free(copy);
+    return rc == 0 && r->nallow > 0 ? 0 : -1;
+}
+
 void stats_rpc_free(stats_rpc *r) {
     if (r == NULL) return;
+    for (size_t i = 0; i < r->nallow; i++) free(r->allow[i]);
+    free(r->allow);
     stats_views_destroy(&r->views);
     free(r);
 }

@@ -15,6 +15,13 @@ typedef struct stats_rpc stats_rpc;
  * memory. */
 stats_rpc *stats_rpc_create(stats_store *store);
 
+/* Only callers whose client certificate carries one of these names (a
+ * comma-separated list, matched against its DNS names and common name) may
+ * call RecordNo and RecordBatch: others get PERMISSION_DENIED, callers
+ * without a certificate UNAUTHENTICATED. GetStats stays open. 0, or -1 when
+ * the list has an empty name. */
+int stats_rpc_set_record_allow(stats_rpc *r, const char *names);
+
 /* Register the three methods and the health service name on a server that
  * has not been started yet. */
 void stats_rpc_register(stats_rpc *r, rpc_server *srv);

@@ -3,27 +3,42 @@
  *
  * A sender sends batch k+1 only after k was acknowledged and retries the
  * same (sender, seq) after a timeout, so the highest seq applied is all we
- * need per sender. The table is a uthash keyed by the sender string, kept in
- * least-recently-seen order (a touched sender is moved to the end of
- * uthash's insertion list). Memory is bounded: beyond `max` senders the least
- * recently seen one is forgotten. A forgotten sender that later retries an
- * old batch would have it counted again; with the default 10000 senders
- * that needs 10000 other senders to report between a send and its retry. */
+ * need per sender. Senders are a uthash keyed by the whole key; each owner
+ * (the part of the key before STATS_OWNER_SEP, "" if none) keeps its
+ * senders in a list, least recently seen first, and a count. Memory is
+ * bounded: beyond `max` senders, the oldest sender of the largest owner is
+ * forgotten, so a flood of made-up senders evicts the flooder's own. A
+ * forgotten sender that later retries an old batch would have it counted
+ * again. Owners are few (certificate identities, client addresses): finding
+ * the largest one is a scan of them. */
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #include "stats_senders.h"
 
+typedef struct stats_owner stats_owner;
+
 struct stats_sender {
-    char          *name;
+    char          *name;        /* the whole key */
     bool           has_seq;     /* false until a first batch is applied */
     uint64_t       seq;         /* highest seq applied */
+    stats_owner   *owner;
+    stats_sender  *prev, *next; /* the owner's list */
+    UT_hash_handle hh;
+};
+
+struct stats_owner {
+    char          *name;
+    size_t         count;
+    stats_sender  *list;        /* least recently seen first */
     UT_hash_handle hh;
 };
 
 struct stats_senders {
-    stats_sender *head;         /* uthash table, least recently seen first */
+    stats_sender *senders;      /* uthash by key */
+    stats_owner  *owners;       /* uthash by owner name */
     size_t        max;
 };
 
@@ -34,52 +49,85 @@ stats_senders *stats_senders_create(size_t max) {
     return t;
 }
 
-static void sender_free(stats_sender *s) {
+/* Forget one sender, and its owner once it has none left. */
+static void forget(stats_senders *t, stats_sender *s) {
+    stats_owner *o = s->owner;
+
+    HASH_DEL(t->senders, s);
+    DL_DELETE(o->list, s);
     free(s->name);
     free(s);
+    if (--o->count == 0) {
+        HASH_DEL(t->owners, o);
+        free(o->name);
+        free(o);
+    }
 }
 
 void stats_senders_free(stats_senders *t) {
     stats_sender *s, *tmp;
 
     if (t == NULL) return;
-    HASH_ITER(hh, t->head, s, tmp) {
-        HASH_DEL(t->head, s);
-        sender_free(s);
-    }
+    HASH_ITER(hh, t->senders, s, tmp) forget(t, s);
     free(t);
 }
 
-/* Forget the least recently seen senders until there is room for one. */
+/* Forget the largest owner's oldest senders until there is room for one. */
 static void evict(stats_senders *t) {
-    while (HASH_COUNT(t->head) >= t->max) {
-        stats_sender *oldest = t->head;
-        HASH_DEL(t->head, oldest);
-        sender_free(oldest);
+    while (HASH_COUNT(t->senders) >= t->max) {
+        stats_owner *o, *tmp, *largest = NULL;
+        HASH_ITER(hh, t->owners, o, tmp) {
+            if (largest == NULL || o->count > largest->count) largest = o;
+        }
+        forget(t, largest->list);
     }
+}
+
+/* The owner of `name` (its part before the separator), added if new. */
+static stats_owner *owner_of(stats_senders *t, const char *name) {
+    const char *sep = strchr(name, STATS_OWNER_SEP);
+    size_t len = sep ? (size_t)(sep - name) : 0;
+    stats_owner *o;
+
+    HASH_FIND(hh, t->owners, name, len, o);
+    if (o != NULL) return o;
+    o = calloc(1, sizeof(*o));
+    if (o == NULL || (o->name = strndup(name, len)) == NULL) {
+        free(o);
+        return NULL;
+    }
+    HASH_ADD_KEYPTR(hh, t->owners, o->name, len, o);
+    return o;
 }
 
 stats_sender *stats_senders_touch(stats_senders *t, const char *name) {
     stats_sender *s;
+    stats_owner *o;
     size_t len = strlen(name);
 
-    HASH_FIND(hh, t->head, name, len, s);
+    HASH_FIND(hh, t->senders, name, len, s);
     if (s != NULL) {
-        /* Re-insert to move it to the end: the most recently seen. */
-        HASH_DEL(t->head, s);
-        HASH_ADD_KEYPTR(hh, t->head, s->name, len, s);
+        DL_DELETE(s->owner->list, s);     /* now the most recently seen */
+        DL_APPEND(s->owner->list, s);
         return s;
     }
 
     s = calloc(1, sizeof(*s));
-    if (s == NULL) return NULL;
-    s->name = strdup(name);
-    if (s->name == NULL) {
+    if (s == NULL || (s->name = strdup(name)) == NULL) {
         free(s);
         return NULL;
     }
     evict(t);
-    HASH_ADD_KEYPTR(hh, t->head, s->name, len, s);
+    o = owner_of(t, name);
+    if (o == NULL) {
+        free(s->name);
+        free(s);
+        return NULL;
+    }
+    s->owner = o;
+    o->count++;
+    DL_APPEND(o->list, s);
+    HASH_ADD_KEYPTR(hh, t->senders, s->name, len, s);
     return s;
 }
 
@@ -93,5 +141,5 @@ void stats_sender_mark(stats_sender *s, uint64_t seq) {
 }
 
 size_t stats_senders_count(const stats_senders *t) {
-    return HASH_COUNT(t->head);
+    return HASH_COUNT(t->senders);
 }

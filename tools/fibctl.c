@@ -25,12 +25,18 @@
 static const char *target = "";
 static long long timeout_ns = 5000000000LL;
 static const char *request_id = NULL;
+static rpc_tls_files tls;
+static const char *tls_name = NULL;
 
 static const flag_def defs[] = {
     {"target", FLAG_STRING, &target, 0, 0, NULL,
      "HOST:PORT to call; empty: " FIB_TARGET ", or " STATS_TARGET " for stats, record, batch"},
     {"timeout", FLAG_DURATION, &timeout_ns, 1, 3600000000000LL, NULL, "deadline of the call"},
     {"request-id", FLAG_STRING, &request_id, 0, 0, NULL, "x-request-id metadata to send"},
+    {"tls-ca", FLAG_STRING, &tls.ca, 0, 0, NULL, "PEM CA: call over TLS, verifying the server with it"},
+    {"tls-cert", FLAG_STRING, &tls.cert, 0, 0, NULL, "PEM client certificate to present (with --tls-ca)"},
+    {"tls-key", FLAG_STRING, &tls.key, 0, 0, NULL, "PEM private key of --tls-cert"},
+    {"tls-name", FLAG_STRING, &tls_name, 0, 0, NULL, "the name the server's certificate must carry (default: the target's host)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -42,7 +48,8 @@ static const char *summary =
     "  record N DURATION_NS               stats.Stats/RecordNo\n"
     "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch (CACHE: hit, miss, bypass)\n"
     "  health [SERVICE]                   grpc.health.v1.Health/Check\n"
-    "  raw METHOD HEXBYTES                any method, raw request and reply bytes\n\n"
+    "  raw METHOD HEXBYTES|none           any method, raw request and reply bytes;\n"
+    "                                     none: half-close without a message\n\n"
     "Exit status: 0 OK, 1 gRPC error ({\"code\":..,\"message\":..}), 2 usage error.";
 
 static grpc_channel *channel;
@@ -239,7 +246,8 @@ static int hexval(char c) {
 
 static void cmd_raw(int argc, char **argv) {
     if (argc != 2) usage_error("raw needs METHOD HEXBYTES%s", "");
-    size_t hlen = strlen(argv[1]);
+    bool none = strcmp(argv[1], "none") == 0;
+    size_t hlen = none ? 0 : strlen(argv[1]);
     if (hlen % 2) usage_error("raw: HEXBYTES '%s' has an odd length", argv[1]);
     uint8_t *in = malloc(hlen / 2 + 1);
     for (size_t i = 0; i < hlen / 2; i++) {
@@ -249,7 +257,7 @@ static void cmd_raw(int argc, char **argv) {
     }
     uint8_t *out;
     size_t out_len;
-    rpc_result r = rpc_client_call_raw(channel, argv[0], in, hlen / 2, &out, &out_len,
+    rpc_result r = rpc_client_call_raw(channel, argv[0], none ? NULL : in, hlen / 2, &out, &out_len,
                                        timeout_ns, request_id);
     free(in);
     if (r.status != GRPC_STATUS_OK) {
@@ -292,8 +300,15 @@ int main(int argc, char **argv) {
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[cmd], commands[i].name) != 0) continue;
+        rpc_tls_pem pem;
+        char err[512];
+        bool secure = tls.ca && *tls.ca;
+        if (rpc_tls_enabled(&tls) && !secure) usage_error("--tls-cert and --tls-key need --tls-ca%s", "");
+        if (secure && rpc_tls_load(&tls, &pem, NULL, err, sizeof(err)) != 0) usage_error("%s", err);
         grpc_init();
-        channel = rpc_client_channel(target[0] ? target : commands[i].default_target);
+        channel = rpc_client_channel_tls(target[0] ? target : commands[i].default_target,
+                                         secure ? &pem : NULL, tls_name);
+        if (secure) rpc_tls_pem_free(&pem);
         commands[i].fn(argc - cmd - 1, argv + cmd + 1);
         grpc_channel_destroy(channel);
         grpc_shutdown();

@@ -6,6 +6,10 @@
 //   node interop-client.js [options] TARGET stats
 //   node interop-client.js [options] TARGET record N DURATION_NS
 //
+// Options: --timeout MS, --request-id ID, and for TLS --tls-ca FILE (verify
+// the server with it), --tls-cert FILE --tls-key FILE (client certificate),
+// --tls-name NAME (the name the server's certificate must carry).
+//
 // Prints one JSON line on stdout and exits 0 on success:
 //   getfib -> {"x":"55"}    (int64 as a decimal string; {} when x is absent,
 //                            as proto3 sends zero)
@@ -18,8 +22,15 @@
 
 const { grpc, load } = require('./lib/original');
 
+const fs = require('fs');
+
 const USAGE = 'usage: interop-client.js [--timeout MS] [--request-id ID] ' +
+    '[--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-name NAME]] ' +
     'TARGET (getfib N | stats | record N DURATION_NS)';
+const TLS_OPTIONS = {
+    '--tls-ca': 'tlsCa', '--tls-cert': 'tlsCert', '--tls-key': 'tlsKey',
+    '--tls-name': 'tlsName',
+};
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -65,6 +76,11 @@ function parseArgs(argv) {
             if (opts.requestId === undefined) {
                 usage('--request-id needs a value');
             }
+        } else if (TLS_OPTIONS[a]) {
+            opts[TLS_OPTIONS[a]] = argv[++i];
+            if (opts[TLS_OPTIONS[a]] === undefined) {
+                usage(`${a} needs a value`);
+            }
         } else if (a.startsWith('--')) {
             usage(`unknown option ${a}`);
         } else {
@@ -100,7 +116,13 @@ function statsJson(r) {
 function main() {
     const { opts, target, command, args } = parseArgs(process.argv.slice(2));
     const { Fibonacci, Stats } = load();
-    const creds = grpc.credentials.createInsecure();
+    const read = (f) => (f === undefined ? null : fs.readFileSync(f));
+    const creds = opts.tlsCa === undefined
+        ? grpc.credentials.createInsecure()
+        : grpc.credentials.createSsl(read(opts.tlsCa), read(opts.tlsKey),
+                                     read(opts.tlsCert));
+    const chanOpts = opts.tlsName === undefined ? {}
+        : { 'grpc.ssl_target_name_override': opts.tlsName };
     const metadata = new grpc.Metadata();
     if (opts.requestId !== undefined) {
         metadata.set('x-request-id', opts.requestId);
@@ -110,15 +132,15 @@ function main() {
     let client, call;
     if (command === 'getfib') {
         const n = int32Arg(args[0], 'N');
-        client = new Fibonacci(target, creds);
+        client = new Fibonacci(target, creds, chanOpts);
         call = (cb) => client.GetFib({ n }, metadata, callOpts, cb);
     } else if (command === 'stats') {
-        client = new Stats(target, creds);
+        client = new Stats(target, creds, chanOpts);
         call = (cb) => client.GetStats({}, metadata, callOpts, cb);
     } else {
         const n = int32Arg(args[0], 'N');
         const duration = int64Arg(args[1], 'DURATION_NS');
-        client = new Stats(target, creds);
+        client = new Stats(target, creds, chanOpts);
         call = (cb) => client.RecordNo({ n, duration }, metadata, callOpts, cb);
     }
 

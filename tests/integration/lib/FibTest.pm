@@ -14,6 +14,8 @@
 #   listen => ADDR   used as given (default 127.0.0.1:<free port>);
 #                    undef: no --listen at all (then say port => N)
 #   env => {K => V}  extra environment for the daemon (e.g. PORT)
+#   fibctl => [ARGS] fibctl flags the health check needs (e.g. --tls-ca F)
+#   wait => 0        do not wait for SERVING (a daemon expected to fail)
 # Daemons still running when the test script ends are killed.
 package FibTest;
 
@@ -26,7 +28,8 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 
-our @EXPORT = qw(free_port start_stats start_fib stop fibctl log_lines);
+our @EXPORT = qw(free_port start_stats start_fib stop wait_exit fibctl
+                 log_lines);
 
 my $BIN_DIR = $ENV{FIB_BIN_DIR} // 'build/bin';
 my $START_TIMEOUT = $ENV{FIB_START_TIMEOUT} // 30;   # seconds (ASan is slow)
@@ -51,6 +54,8 @@ sub start_fib   { return _start('fibonacci-service', @_) }
 sub _start {
     my ($name, %flags) = @_;
     my $env = delete $flags{env} // {};
+    my $fibctl_args = delete $flags{fibctl} // [];
+    my $wait = delete $flags{wait} // 1;
     my $port = delete $flags{port};
     my $listen = exists $flags{listen} ? delete $flags{listen}
                                        : '127.0.0.1:' . free_port();
@@ -73,9 +78,9 @@ sub _start {
     }
     my $d = {name => $name, pid => $pid, port => $port,
              target => "127.0.0.1:$port", log => $log->filename,
-             args => \@args, logfile => $log};
+             args => \@args, logfile => $log, fibctl => $fibctl_args};
     $running{$pid} = $d;
-    _wait_serving($d);
+    _wait_serving($d) if $wait;
     return $d;
 }
 
@@ -90,7 +95,8 @@ sub _wait_serving {
             die "$d->{name} @{$d->{args}} exited with status " . _status($?)
               . " before serving; its log:\n" . _slurp($d->{log});
         }
-        my ($rc, $j) = fibctl($d->{target}, '--timeout=1s', 'health');
+        my ($rc, $j) = fibctl($d->{target}, @{$d->{fibctl}}, '--timeout=1s',
+                              'health');
         return if $rc == 0 && ($j->{status} // '') eq 'SERVING';
         Time::HiRes::sleep(0.05);
     }
@@ -115,6 +121,20 @@ sub stop {
             waitpid($d->{pid}, 0);
             last;
         }
+        Time::HiRes::sleep(0.02);
+    }
+    delete $running{$d->{pid}};
+    return $d->{status} = _status($?);
+}
+
+# Wait (up to 60 s) for a daemon to exit on its own; returns its status as
+# stop() does, or undef if it is still running.
+sub wait_exit {
+    my ($d) = @_;
+    return $d->{status} if defined $d->{status};
+    my $deadline = Time::HiRes::time() + $STOP_TIMEOUT;
+    while (waitpid($d->{pid}, POSIX::WNOHANG()) == 0) {
+        return undef if Time::HiRes::time() > $deadline;
         Time::HiRes::sleep(0.02);
     }
     delete $running{$d->{pid}};

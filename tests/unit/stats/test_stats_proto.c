@@ -4,6 +4,7 @@
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/testutil.h"
 #include "stats_proto.h"
@@ -117,11 +118,34 @@ START_TEST(test_response_empty) {
 }
 END_TEST
 
+/* The sender's length on the wire: what protobuf-c's NUL-terminated string
+ * hides when the name has a NUL byte in it. */
+START_TEST(test_sender_wire_len) {
+    static const uint8_t nul[] = {0x0a, 3, 'a', 0, 'b', 0x10, 1};
+    static const uint8_t twice[] = {0x0a, 1, 'a', 0x0a, 2, 'b', 'c'};
+    static const uint8_t none[] = {0x10, 0x81, 0x01, 0x1a, 0};
+    static const uint8_t cut[] = {0x0a, 5, 'a'};
+    static const uint8_t group[] = {0x0b, 0x0c};
+    Stats__RecordBatchRequest *req;
+
+    ck_assert_int_eq(stats_batch_sender_wire_len(nul, sizeof(nul)), 3);
+    req = stats__record_batch_request__unpack(NULL, sizeof(nul), nul);
+    ck_assert_ptr_nonnull(req);
+    ck_assert_uint_eq(strlen(req->sender), 1);      /* what we must catch */
+    stats__record_batch_request__free_unpacked(req, NULL);
+    ck_assert_int_eq(stats_batch_sender_wire_len(twice, sizeof(twice)), 2);
+    ck_assert_int_eq(stats_batch_sender_wire_len(none, sizeof(none)), 0);
+    ck_assert_int_eq(stats_batch_sender_wire_len(cut, sizeof(cut)), -1);
+    ck_assert_int_eq(stats_batch_sender_wire_len(group, sizeof(group)), -1);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {test_sat_int32,
                             test_cache_mapping,
                             test_record_from_proto,
                             test_response_saturates_and_is_exact,
-                            test_response_empty};
-    return run_suite(one_case_suite("stats_proto", tests, 5));
+                            test_response_empty,
+                            test_sender_wire_len};
+    return run_suite(one_case_suite("stats_proto", tests, 6));
 }

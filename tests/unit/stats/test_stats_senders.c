@@ -59,9 +59,49 @@ START_TEST(test_bound_of_one) {
 }
 END_TEST
 
+/* Owner A's senders survive any number of made-up senders from owner B:
+ * a full table evicts the largest owner's oldest sender. */
+START_TEST(test_flood_evicts_the_flooder) {
+    stats_senders *t = stats_senders_create(100);
+    char name[32];
+    int i;
+
+    for (i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "A\x1f" "s%d", i);
+        stats_sender_mark(stats_senders_touch(t, name), 7);
+    }
+    for (i = 0; i < 100000; i++) {
+        snprintf(name, sizeof(name), "B\x1f" "fake%d", i);
+        stats_sender_mark(stats_senders_touch(t, name), 1);
+    }
+    ck_assert_uint_eq(stats_senders_count(t), 100);
+    for (i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "A\x1f" "s%d", i);
+        ck_assert(stats_sender_applied(stats_senders_touch(t, name), 7));
+    }
+    /* B keeps its 90 most recent */
+    ck_assert(stats_sender_applied(stats_senders_touch(t, "B\x1f" "fake99999"), 1));
+    ck_assert(!stats_sender_applied(stats_senders_touch(t, "B\x1f" "fake0"), 1));
+    stats_senders_free(t);
+}
+END_TEST
+
+/* The same sender name under two owners is two senders. */
+START_TEST(test_owners_do_not_share_senders) {
+    stats_senders *t = stats_senders_create(10);
+
+    stats_sender_mark(stats_senders_touch(t, "A\x1f" "x"), 100);
+    ck_assert(!stats_sender_applied(stats_senders_touch(t, "B\x1f" "x"), 1));
+    ck_assert_uint_eq(stats_senders_count(t), 2);
+    stats_senders_free(t);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {test_seq_semantics,
                             test_evicts_least_recently_seen,
-                            test_bound_of_one};
-    return run_suite(one_case_suite("stats_senders", tests, 3));
+                            test_bound_of_one,
+                            test_flood_evicts_the_flooder,
+                            test_owners_do_not_share_senders};
+    return run_suite(one_case_suite("stats_senders", tests, 5));
 }
