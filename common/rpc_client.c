@@ -1,6 +1,8 @@
 /* rpc_client.c - blocking unary gRPC calls, each on its own pluck queue so
  * any number of threads can call through one channel at once. */
 #include "rpc_client.h"
+
+#include "mem.h"
 #include "rpc_bytes.h"
 #include "rpc_limits.h"
 
@@ -48,17 +50,13 @@ grpc_channel *rpc_client_channel(const char *target) {
 }
 
 static rpc_result result(grpc_status_code code, const char *details) {
-    rpc_result r = {code, details && *details ? strdup(details) : NULL};
+    rpc_result r = {code, details && *details ? xstrdup(details) : NULL};
     return r;
 }
 
 static char *slice_strdup(grpc_slice s) {
     size_t n = GRPC_SLICE_LENGTH(s);
-    if (n == 0) return NULL;
-    char *p = malloc(n + 1);
-    memcpy(p, GRPC_SLICE_START_PTR(s), n);
-    p[n] = '\0';
-    return p;
+    return n ? xmemdupz(GRPC_SLICE_START_PTR(s), n) : NULL;
 }
 
 /* The whole message in one malloc'd buffer. */
@@ -66,7 +64,7 @@ static uint8_t *byte_buffer_copy(grpc_byte_buffer *bb, size_t *len) {
     grpc_slice s;
     if (!rpc_bytes_flatten(bb, &s)) return NULL;
     *len = GRPC_SLICE_LENGTH(s);
-    uint8_t *out = malloc(*len ? *len : 1);
+    uint8_t *out = xmalloc(*len ? *len : 1);
     memcpy(out, GRPC_SLICE_START_PTR(s), *len);
     grpc_slice_unref(s);
     return out;
@@ -176,7 +174,7 @@ rpc_result rpc_client_call(grpc_channel *ch, const char *method,
                            const char *request_id) {
     uint8_t stackbuf[512];
     size_t n = protobuf_c_message_get_packed_size(request);
-    uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
+    uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : xmalloc(n);
     protobuf_c_message_pack(request, buf);
     uint8_t *out;
     size_t out_len;

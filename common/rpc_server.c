@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "log.h"
+#include "mem.h"
 #include "rpc_internal.h"
 
 /* Posted requests per method per worker. Measured with h2load (16 conns x
@@ -31,8 +32,8 @@
 static void health_check(rpc_call *c, void *ud);
 
 rpc_server *rpc_server_create(const char *listen, int threads) {
-    rpc_server *s = calloc(1, sizeof(*s));
-    s->listen = strdup(listen);
+    rpc_server *s = xcalloc(1, sizeof(*s));
+    s->listen = xstrdup(listen);
     s->nthreads = threads < 1 ? 1 : threads;
     s->shutdown_tag = TAG_SHUTDOWN;
     s->limits = (rpc_limits)RPC_LIMITS_SERVER;
@@ -50,13 +51,13 @@ rpc_server *rpc_server_create(const char *listen, int threads) {
 
 void rpc_server_add_method(rpc_server *s, const char *method, rpc_handler fn,
                            void *ud) {
-    s->methods = realloc(s->methods, (s->nmethods + 1) * sizeof(*s->methods));
-    s->methods[s->nmethods++] = (rpc_method){strdup(method), NULL, fn, ud};
+    s->methods = xrealloc(s->methods, (s->nmethods + 1) * sizeof(*s->methods));
+    s->methods[s->nmethods++] = (rpc_method){xstrdup(method), NULL, fn, ud};
 }
 
 void rpc_server_add_service(rpc_server *s, const char *service) {
-    s->services = realloc(s->services, (s->nservices + 1) * sizeof(*s->services));
-    s->services[s->nservices++] = strdup(service);
+    s->services = xrealloc(s->services, (s->nservices + 1) * sizeof(*s->services));
+    s->services[s->nservices++] = xstrdup(service);
 }
 
 void rpc_server_set_serving(rpc_server *s, bool serving) {
@@ -276,7 +277,7 @@ int rpc_server_start(rpc_server *s) {
             return -1;
         }
     }
-    s->workers = calloc((size_t)s->nthreads, sizeof(*s->workers));
+    s->workers = xcalloc((size_t)s->nthreads, sizeof(*s->workers));
     for (int i = 0; i < s->nthreads; i++) {
         s->workers[i].server = s;
         s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
@@ -299,7 +300,7 @@ int rpc_server_start(rpc_server *s) {
     for (int i = 0; i < s->nthreads; i++) {
         rpc_worker *w = &s->workers[i];
         w->ncalls = s->nmethods * REQUESTS_PER_METHOD + 1;
-        w->calls = calloc(w->ncalls, sizeof(*w->calls));
+        w->calls = xcalloc(w->ncalls, sizeof(*w->calls));
         for (size_t k = 0; k < w->ncalls; k++) {
             const rpc_method *m = k + 1 < w->ncalls ? &s->methods[k / REQUESTS_PER_METHOD] : NULL;
             init_slot(&w->calls[k], w, m);

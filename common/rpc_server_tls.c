@@ -13,11 +13,12 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 #include "rpc_flags.h"
 #include "rpc_internal.h"
 
 static char *dup_or_null(const char *s) {
-    return s && *s ? strdup(s) : NULL;
+    return s && *s ? xstrdup(s) : NULL;
 }
 
 static void log_loaded(const rpc_server_tls *t, const rpc_tls_cert_info *ci,
@@ -89,8 +90,7 @@ int rpc_server_set_tls(rpc_server *s, const rpc_tls_files *files) {
     rpc_server_tls *t;
 
     if (!rpc_tls_enabled(files)) return 0;
-    t = calloc(1, sizeof(*t));
-    if (t == NULL) return -1;
+    t = xcalloc(1, sizeof(*t));
     t->files.cert = dup_or_null(files->cert);
     t->files.key = dup_or_null(files->key);
     t->files.ca = dup_or_null(files->ca);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fib.h"
+#include "mem.h"
 
 /* F(0) .. F(92): every Fibonacci number that fits an int64. */
 static const int64_t fib_table[FIB_SMALL_MAX + 1] = {
@@ -52,6 +53,24 @@ size_t fib_small_decimal(int n, char *buf) {
     return (size_t)len;
 }
 
+static void *gmp_alloc(size_t size) {
+    return xmalloc(size);
+}
+
+static void *gmp_realloc(void *p, size_t old_size, size_t new_size) {
+    (void)old_size;
+    return xrealloc(p, new_size);
+}
+
+static void gmp_free(void *p, size_t size) {
+    (void)size;
+    free(p);
+}
+
+void fib_use_mem_policy(void) {
+    mp_set_memory_functions(gmp_alloc, gmp_realloc, gmp_free);
+}
+
 char *fib_decimal(unsigned long n, size_t *len) {
     mpz_t f;
     mpz_init(f);
@@ -60,11 +79,9 @@ char *fib_decimal(unsigned long n, size_t *len) {
     /* mpz_sizeinbase may overstate the digit count by one; +2 leaves room
      * for that and the NUL, and strlen below gives the true length. */
     size_t cap = mpz_sizeinbase(f, 10) + 2;
-    char *s = malloc(cap);
-    if (s != NULL) {
-        mpz_get_str(s, 10, f);
-        *len = strlen(s);
-    }
+    char *s = xmalloc(cap);
+    mpz_get_str(s, 10, f);
+    *len = strlen(s);
     mpz_clear(f);
     return s;
 }

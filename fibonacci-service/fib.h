@@ -20,8 +20,12 @@ int64_t fib_small(int n);
 size_t fib_small_decimal(int n, char *buf);
 
 /* F(n) in decimal for any n, computed with GMP (mpz_fib_ui). Returns a
- * malloc'd NUL-terminated string and its length in *len, or NULL when out
- * of memory. The caller frees it. */
+ * malloc'd NUL-terminated string and its length in *len; the caller frees
+ * it. GMP allocates through common/mem.h (fib_use_mem_policy()). */
 char *fib_decimal(unsigned long n, size_t *len);
+
+/* Make GMP allocate through common/mem.h, so that running out of memory
+ * while computing is logged like any other. Once, before any thread. */
+void fib_use_mem_policy(void);
 
 #endif

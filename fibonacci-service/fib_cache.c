@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include "mem.h"          /* first: uthash allocates through it */
 #include <uthash.h>
 #include <utlist.h>
 
@@ -42,8 +43,7 @@ size_t fib_cache_cost(size_t len) {
 }
 
 fib_cache *fib_cache_create(size_t max_bytes, fib_compute_fn compute) {
-    fib_cache *c = calloc(1, sizeof(*c));
-    if (c == NULL) return NULL;
+    fib_cache *c = xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->computed, NULL);
     c->max_bytes = max_bytes;
@@ -146,11 +146,7 @@ fib_entry *fib_cache_get(fib_cache *c, unsigned long n,
         return e;
     }
 
-    e = calloc(1, sizeof(*e));
-    if (e == NULL) {
-        pthread_mutex_unlock(&c->lock);
-        return NULL;
-    }
+    e = xcalloc(1, sizeof(*e));
     e->n = n;
     atomic_init(&e->refs, 2);               /* the cache's and ours */
     HASH_ADD(hh, c->table, n, sizeof(e->n), e);

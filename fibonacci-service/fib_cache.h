@@ -23,7 +23,8 @@ typedef struct fib_cache fib_cache;
 typedef struct fib_entry fib_entry;
 
 /* Computes the decimal value of F(n): a malloc'd string and its length, or
- * NULL when out of memory. fib_decimal() in production, a stub in tests. */
+ * NULL when it fails. fib_decimal() in production (which never fails: it
+ * aborts when out of memory, see common/mem.h), a stub in tests. */
 typedef char *(*fib_compute_fn)(unsigned long n, size_t *len);
 
 typedef enum {
@@ -50,7 +51,7 @@ fib_cache *fib_cache_create(size_t max_bytes, fib_compute_fn compute);
 void fib_cache_destroy(fib_cache *c);
 
 /* F(n) from the cache, computing it on a miss. Returns a reference to
- * release with fib_cache_release(), or NULL when out of memory. *result
+ * release with fib_cache_release(), or NULL when computing failed. *result
  * (may be NULL) says whether it was a hit. */
 fib_entry *fib_cache_get(fib_cache *c, unsigned long n,
                          fib_cache_result *result);

@@ -95,7 +95,7 @@ static void answer(rpc_call *call, const fib_rpc *rpc, getfib_outcome *o) {
     fib_entry *e = fib_cache_get(rpc->cache, (unsigned long)n, &hit);
     if (e == NULL) {
         o->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
-        rpc_call_fail(call, o->status, "out of memory computing F(%d)", n);
+        rpc_call_fail(call, o->status, "computing F(%d) failed", n);
         return;
     }
     resp.value = (char *)fib_entry_value(e, NULL);

@@ -156,15 +156,15 @@ int main(int argc, char **argv) {
                 "takes seconds or more and much memory to compute",
                 cfg.max_n);
 
+    fib_use_mem_policy();
     grpc_init();
     fib_cache *cache = fib_cache_create((size_t)cfg.cache_bytes, fib_decimal);
     stats_queue *queue = NULL;
     stats_sender *sender = NULL;
     if (!cfg.stats_disable) {
         queue = stats_queue_create((size_t)cfg.stats_queue);
-        if (queue != NULL)
-            sender = stats_sender_start_tls(cfg.stats, &cfg.stats_tls, queue,
-                                            (size_t)cfg.stats_batch);
+        sender = stats_sender_start_tls(cfg.stats, &cfg.stats_tls, queue,
+                                        (size_t)cfg.stats_batch);
         if (sender == NULL) {
             log_msg(LOG_ERROR, "startup", "cannot start the stats sender");
             return 1;
@@ -173,10 +173,6 @@ int main(int argc, char **argv) {
     fib_rpc rpc = { cache, queue, (int)cfg.max_n };
 
     rpc_server *server = rpc_server_create(cfg.listen, (int)cfg.threads);
-    if (cache == NULL || server == NULL) {
-        log_msg(LOG_ERROR, "startup", "cannot create the server");
-        return 1;
-    }
     rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
     rpc_server_add_service(server, FIB_SERVICE);
     if (rpc_server_configure(server, &cfg.server) != 0 ||

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "stats_queue.h"
+#include "mem.h"
 
 struct stats_queue {
     pthread_mutex_t lock;
@@ -21,13 +22,8 @@ struct stats_queue {
 
 stats_queue *stats_queue_create(size_t capacity) {
     if (capacity == 0) return NULL;
-    stats_queue *q = calloc(1, sizeof(*q));
-    if (q == NULL) return NULL;
-    q->ring = calloc(capacity, sizeof(*q->ring));
-    if (q->ring == NULL) {
-        free(q);
-        return NULL;
-    }
+    stats_queue *q = xcalloc(1, sizeof(*q));
+    q->ring = xcalloc(capacity, sizeof(*q->ring));
     q->capacity = capacity;
     pthread_mutex_init(&q->lock, NULL);
     /* Deadlines are monotonic, so is the condition variable's clock. */

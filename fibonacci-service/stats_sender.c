@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "mem.h"
 #include "rpc_client.h"
 #include "rpc_server.h"
 #include "stats_sender.h"
@@ -378,14 +379,13 @@ stats_sender *stats_sender_start(const char *target, stats_queue *q,
 }
 
 static char *dup_given(const char *s) {
-    return s && *s ? strdup(s) : NULL;
+    return s && *s ? xstrdup(s) : NULL;
 }
 
 stats_sender *stats_sender_start_tls(const char *target,
                                      const rpc_tls_files *tls,
                                      stats_queue *q, size_t batch_max) {
-    stats_sender *s = calloc(1, sizeof(*s));
-    if (s == NULL) return NULL;
+    stats_sender *s = xcalloc(1, sizeof(*s));
     atomic_init(&s->tls_reload, false);
     if (tls && tls->ca && *tls->ca) {
         s->tls = true;
@@ -402,18 +402,17 @@ stats_sender *stats_sender_start_tls(const char *target,
 
     s->queue = q;
     s->batch_max = batch_max;
-    s->batch = calloc(batch_max, sizeof(*s->batch));
-    s->msgs = calloc(batch_max, sizeof(*s->msgs));
-    s->msg_ptrs = calloc(batch_max, sizeof(*s->msg_ptrs));
-    s->target = strdup(target);
+    s->batch = xcalloc(batch_max, sizeof(*s->batch));
+    s->msgs = xcalloc(batch_max, sizeof(*s->msgs));
+    s->msg_ptrs = xcalloc(batch_max, sizeof(*s->msg_ptrs));
+    s->target = xstrdup(target);
     s->channel = NULL;
     if (!s->tls || load_tls(s, "stats_tls_loaded"))
         s->channel = rpc_client_channel_tls(target,
                                             s->tls ? &s->tls_pem : NULL, NULL);
     s->rng = backoff_seed();
     stats_sender_make_id(s->id);
-    if (s->batch == NULL || s->msgs == NULL || s->msg_ptrs == NULL ||
-        s->target == NULL || s->channel == NULL ||
+    if (s->channel == NULL ||
         pthread_create(&s->thread, NULL, sender_main, s) != 0) {
         sender_free(s);
         return NULL;

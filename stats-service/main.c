@@ -117,7 +117,7 @@ static void log_stopped(stats_store *store) {
     stats_snapshot snap;
     log_line l;
 
-    (void)stats_store_snapshot(store, &snap);   /* empty if out of memory */
+    stats_store_snapshot(store, &snap);
     if (log_begin(&l, LOG_INFO, "stopped")) {
         log_uint(&l, "total_requests", snap.total);
         log_uint(&l, "distinct_n", snap.len);
@@ -145,8 +145,8 @@ int main(int argc, char **argv) {
     tune_malloc();
 
     store = stats_store_create(STATS_MAX_SENDERS);
-    handlers = store ? stats_rpc_create(store) : NULL;
-    if (handlers && o.record_allow &&
+    handlers = stats_rpc_create(store);
+    if (o.record_allow &&
         stats_rpc_set_record_allow(handlers, o.record_allow) != 0) {
         fprintf(stderr, "%s: --record-allow: '%s' names nobody\n", PROG,
                 o.record_allow);
@@ -154,17 +154,12 @@ int main(int argc, char **argv) {
         stats_store_free(store);
         return 2;
     }
-    if (handlers == NULL) {
-        log_msg(LOG_ERROR, "fatal", "out of memory");
-        stats_store_free(store);
-        return 1;
-    }
     grpc_init();
     srv = rpc_server_create(o.listen, (int)o.threads);
-    if (srv != NULL) stats_rpc_register(handlers, srv);
-    if (srv == NULL || rpc_server_configure(srv, &o.server) != 0 ||
+    stats_rpc_register(handlers, srv);
+    if (rpc_server_configure(srv, &o.server) != 0 ||
         rpc_server_start(srv) != 0) {
-        if (srv != NULL) rpc_server_destroy(srv);
+        rpc_server_destroy(srv);
         grpc_shutdown();
         stats_rpc_free(handlers);
         stats_store_free(store);

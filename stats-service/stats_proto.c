@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "stats_proto.h"
+#include "mem.h"
 
 int32_t stats_sat_int32(uint64_t v) {
     return v > INT32_MAX ? INT32_MAX : (int32_t)v;
@@ -79,27 +80,24 @@ static void stat_from_row(Stats__FibonacciStat *st, const stats_row *row) {
     st->cache_misses = row->cache_misses;
 }
 
-int stats_response_fill(Stats__StatsResponse *resp, const stats_snapshot *snap) {
-    Stats__FibonacciStat **ptrs = NULL, *stats;
-    size_t i;
-
+void stats_response_fill(Stats__StatsResponse *resp,
+                         const stats_snapshot *snap) {
     resp->total_requests = stats_sat_int32(snap->total);
     resp->total_requests64 = snap->total;
     resp->n_fibonacci_stats = 0;
     resp->fibonacci_stats = NULL;
-    if (snap->len == 0) return 0;
+    if (snap->len == 0) return;
 
     /* One block: the pointer array first, the messages after it. */
-    ptrs = malloc(snap->len * (sizeof(*ptrs) + sizeof(*stats)));
-    if (ptrs == NULL) return -1;
-    stats = (Stats__FibonacciStat *)(ptrs + snap->len);
-    for (i = 0; i < snap->len; i++) {
+    Stats__FibonacciStat **ptrs =
+        xmalloc(snap->len * (sizeof(*ptrs) + sizeof(Stats__FibonacciStat)));
+    Stats__FibonacciStat *stats = (Stats__FibonacciStat *)(ptrs + snap->len);
+    for (size_t i = 0; i < snap->len; i++) {
         stat_from_row(&stats[i], &snap->rows[i]);
         ptrs[i] = &stats[i];
     }
     resp->fibonacci_stats = ptrs;
     resp->n_fibonacci_stats = snap->len;
-    return 0;
 }
 
 void stats_response_release(Stats__StatsResponse *resp) {

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
+#include "mem.h"
 #include "stats_proto.h"
 #include "stats_rpc.h"
 #include "stats_senders.h"
@@ -63,13 +64,6 @@ static void reject(rpc_call *c, const char *fmt, ...) {
     rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s", msg);
 }
 
-/* The store ran out of memory: nothing was recorded. */
-static void fail_nomem(rpc_call *c) {
-    log_msg(LOG_ERROR, "out_of_memory", "%s: nothing recorded",
-            rpc_call_method(c));
-    rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                  "stats-service is out of memory; nothing was recorded");
-}
 
 /* The fields every request line ends with, then write it. */
 static void log_finish(log_line *l, rpc_call *c) {
@@ -222,10 +216,7 @@ static void record_no(rpc_call *c, void *ud) {
         reject_record(c, "", &r);
         return;
     }
-    if (stats_store_record(store, &r) != STATS_OK) {
-        fail_nomem(c);
-        return;
-    }
+    stats_store_record(store, &r);
     resp.success = 1;
     rpc_call_reply(c, &resp.base);
 
@@ -237,14 +228,10 @@ static void record_no(rpc_call *c, void *ud) {
     }
 }
 
-/* The batch's records as store records; NULL when out of memory. */
+/* The batch's records as store records. */
 static stats_record *batch_records(const Stats__RecordBatchRequest *req) {
-    stats_record *recs;
-    size_t i;
-
-    recs = malloc((req->n_records ? req->n_records : 1) * sizeof(*recs));
-    if (recs == NULL) return NULL;
-    for (i = 0; i < req->n_records; i++) {
+    stats_record *recs = xmalloc(req->n_records * sizeof(*recs));
+    for (size_t i = 0; i < req->n_records; i++) {
         stats_record_from_proto(&recs[i], req->records[i]);
     }
     return recs;
@@ -291,14 +278,11 @@ static void record_batch(rpc_call *c, void *ud) {
     caller_owner(c, owner, sizeof(owner));
     snprintf(key, sizeof(key), "%s%c%s", owner, STATS_OWNER_SEP, req->sender);
     recs = batch_records(req);
-    res = recs ? stats_store_record_batch(store, key, req->seq, recs,
-                                          req->n_records, &bad)
-               : STATS_NOMEM;
+    res = stats_store_record_batch(store, key, req->seq, recs,
+                                   req->n_records, &bad);
 
     if (res == STATS_INVALID) {
         reject_batch(c, recs, bad);
-    } else if (res == STATS_NOMEM) {
-        fail_nomem(c);
     } else {
         resp.success = 1;
         resp.duplicate = res == STATS_DUPLICATE;
@@ -335,12 +319,6 @@ static void get_stats(rpc_call *c, void *ud) {
     google__protobuf__empty__free_unpacked(req, NULL);
 
     view = stats_views_get(&r->views, r->store);
-    if (view == NULL) {
-        log_msg(LOG_ERROR, "out_of_memory", "GetStats: no snapshot");
-        rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                      "stats-service is out of memory");
-        return;
-    }
     rpc_call_reply_packed(c, stats_view_packed(view));
 
     snap = stats_view_snapshot(view);
@@ -353,9 +331,7 @@ static void get_stats(rpc_call *c, void *ud) {
 }
 
 stats_rpc *stats_rpc_create(stats_store *store) {
-    stats_rpc *r = calloc(1, sizeof(*r));
-
-    if (r == NULL) return NULL;
+    stats_rpc *r = xcalloc(1, sizeof(*r));
     r->store = store;
     stats_views_init(&r->views);
     return r;
@@ -369,27 +345,18 @@ void stats_rpc_register(stats_rpc *r, rpc_server *srv) {
 }
 
 int stats_rpc_set_record_allow(stats_rpc *r, const char *names) {
-    char *copy = strdup(names), *save = NULL, *tok;
-    int rc = 0;
-
-    if (copy == NULL) return -1;
-    for (tok = strtok_r(copy, ",", &save); tok;
+    char *copy = xstrdup(names), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') tok++;
         size_t n = strlen(tok);
         while (n > 0 && tok[n - 1] == ' ') tok[--n] = '\0';
         if (n == 0) continue;
-        char **a = realloc(r->allow, (r->nallow + 1) * sizeof(*a));
-        if (a == NULL || (a[r->nallow] = strdup(tok)) == NULL) {
-            if (a) r->allow = a;
-            rc = -1;
-            break;
-        }
-        r->allow = a;
-        r->nallow++;
+        r->allow = xrealloc(r->allow, (r->nallow + 1) * sizeof(*r->allow));
+        r->allow[r->nallow++] = xstrdup(tok);
     }
     free(copy);
-    return rc == 0 && r->nallow > 0 ? 0 : -1;
+    return r->nallow > 0 ? 0 : -1;
 }
 
 void stats_rpc_free(stats_rpc *r) {

@@ -11,8 +11,7 @@
 
 typedef struct stats_rpc stats_rpc;
 
-/* Handlers serving `store` (which must outlive them); NULL when out of
- * memory. */
+/* Handlers serving `store` (which must outlive them). */
 stats_rpc *stats_rpc_create(stats_store *store);
 
 /* Only callers whose client certificate carries one of these names (a

@@ -13,6 +13,7 @@
  * the largest one is a scan of them. */
 #include <stdlib.h>
 #include <string.h>
+#include "mem.h"          /* first: uthash allocates through it */
 #include <uthash.h>
 #include <utlist.h>
 
@@ -43,8 +44,7 @@ struct stats_senders {
 };
 
 stats_senders *stats_senders_create(size_t max) {
-    stats_senders *t = calloc(1, sizeof(*t));
-    if (t == NULL) return NULL;
+    stats_senders *t = xcalloc(1, sizeof(*t));
     t->max = max ? max : 1;
     return t;
 }
@@ -91,11 +91,8 @@ static stats_owner *owner_of(stats_senders *t, const char *name) {
 
     HASH_FIND(hh, t->owners, name, len, o);
     if (o != NULL) return o;
-    o = calloc(1, sizeof(*o));
-    if (o == NULL || (o->name = strndup(name, len)) == NULL) {
-        free(o);
-        return NULL;
-    }
+    o = xcalloc(1, sizeof(*o));
+    o->name = xmemdupz(name, len);
     HASH_ADD_KEYPTR(hh, t->owners, o->name, len, o);
     return o;
 }
@@ -112,18 +109,10 @@ stats_sender *stats_senders_touch(stats_senders *t, const char *name) {
         return s;
     }
 
-    s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->name = strdup(name)) == NULL) {
-        free(s);
-        return NULL;
-    }
+    s = xcalloc(1, sizeof(*s));
+    s->name = xstrdup(name);
     evict(t);
     o = owner_of(t, name);
-    if (o == NULL) {
-        free(s->name);
-        free(s);
-        return NULL;
-    }
     s->owner = o;
     o->count++;
     DL_APPEND(o->list, s);

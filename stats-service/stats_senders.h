@@ -28,7 +28,7 @@ stats_senders *stats_senders_create(size_t max);
 void stats_senders_free(stats_senders *t);
 
 /* Find or add `name` and make it the most recently seen sender of its
- * owner. Adding may forget a sender (see above). NULL when out of memory. */
+ * owner. Adding may forget a sender (see above). */
 stats_sender *stats_senders_touch(stats_senders *t, const char *name);
 
 /* True when a batch with this seq (or a later one) was applied. */

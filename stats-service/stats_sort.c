@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "stats_sort.h"
+#include "mem.h"
 
 /* One counting-sort pass over byte `shift / 8` of the keys, src -> dst.
  * Returns 0 when every key has the same byte there (nothing moved). */
@@ -28,35 +29,24 @@ static int radix_pass(const uint64_t *src, uint64_t *dst, size_t len,
     return 1;
 }
 
-int stats_sort_rows(stats_row **rows, size_t len) {
-    uint64_t *keys, *tmp, *swap;
-    stats_row *sorted;
-    unsigned shift;
-    size_t i;
-
-    if (len < 2) return 0;
-    keys = malloc(2 * len * sizeof(*keys));
-    sorted = malloc(len * sizeof(*sorted));
-    if (keys == NULL || sorted == NULL) {
-        free(keys);
-        free(sorted);
-        return -1;
-    }
-    tmp = keys + len;
-    for (i = 0; i < len; i++) {
+void stats_sort_rows(stats_row **rows, size_t len) {
+    if (len < 2) return;
+    uint64_t *keys = xmalloc(2 * len * sizeof(*keys));
+    uint64_t *tmp = keys + len;
+    stats_row *sorted = xmalloc(len * sizeof(*sorted));
+    for (size_t i = 0; i < len; i++) {
         keys[i] = (uint64_t)(uint32_t)(*rows)[i].n << 32 | i;
     }
-    for (shift = 32; shift < 64; shift += 8) {
+    for (unsigned shift = 32; shift < 64; shift += 8) {
         if (radix_pass(keys, tmp, len, shift)) {
-            swap = keys;
+            uint64_t *swap = keys;
             keys = tmp;
             tmp = swap;
         }
     }
-    for (i = 0; i < len; i++) sorted[i] = (*rows)[(uint32_t)keys[i]];
+    for (size_t i = 0; i < len; i++) sorted[i] = (*rows)[(uint32_t)keys[i]];
 
     free(keys < tmp ? keys : tmp);      /* the start of the one block */
     free(*rows);
     *rows = sorted;
-    return 0;
 }

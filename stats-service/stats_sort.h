@@ -7,8 +7,7 @@
 #include "stats_store.h"
 
 /* Sort rows[0..len) by n (every n >= 0, each n once). *rows may be replaced
- * by a new array (the old one is freed). Returns 0, or -1 when out of
- * memory with *rows untouched and unsorted. */
-int stats_sort_rows(stats_row **rows, size_t len);
+ * by a new array (the old one is freed). */
+void stats_sort_rows(stats_row **rows, size_t len);
 
 #endif

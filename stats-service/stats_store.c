@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mem.h"          /* first: uthash allocates through it */
 #include <uthash.h>
 
 #include "stats_senders.h"
@@ -39,14 +40,9 @@ struct stats_store {
 };
 
 stats_store *stats_store_create(size_t max_senders) {
-    stats_store *s = calloc(1, sizeof(*s));
-    if (s == NULL) return NULL;
+    stats_store *s = xcalloc(1, sizeof(*s));
     s->senders = stats_senders_create(max_senders ? max_senders
                                                   : STATS_MAX_SENDERS);
-    if (s->senders == NULL) {
-        free(s);
-        return NULL;
-    }
     pthread_mutex_init(&s->lock, NULL);
     return s;
 }
@@ -76,8 +72,7 @@ static entry *entry_get(stats_store *s, int32_t n) {
 
     HASH_FIND(hh, s->entries, &n, sizeof(n), e);
     if (e != NULL) return e;
-    e = calloc(1, sizeof(*e));
-    if (e == NULL) return NULL;
+    e = xcalloc(1, sizeof(*e));
     e->n = n;
     HASH_ADD(hh, s->entries, n, sizeof(e->n), e);
     return e;
@@ -103,38 +98,25 @@ static void entry_add(stats_store *s, entry *e, const stats_record *r,
 
 stats_result stats_store_record_many(stats_store *s, const stats_record *r,
                                      uint64_t times) {
-    stats_result res = STATS_OK;
-    entry *e;
-
     if (stats_record_invalid(r)) return STATS_INVALID;
     if (times == 0) return STATS_OK;
     pthread_mutex_lock(&s->lock);
-    e = entry_get(s, r->n);
-    if (e != NULL) entry_add(s, e, r, times);
-    else res = STATS_NOMEM;
+    entry_add(s, entry_get(s, r->n), r, times);
     pthread_mutex_unlock(&s->lock);
-    return res;
+    return STATS_OK;
 }
 
 stats_result stats_store_record(stats_store *s, const stats_record *r) {
     return stats_store_record_many(s, r, 1);
 }
 
-/* Apply a validated batch for sender (found or added). Lock held. Entries
- * are looked up (and created) for every record before any is counted, so
- * running out of memory half-way counts nothing: empty entries are skipped
- * by snapshots. */
+/* Apply a validated batch for sender (found or added). Lock held. */
 static stats_result batch_apply(stats_store *s, stats_sender *who,
                                 uint64_t seq, const stats_record *recs,
-                                size_t len, entry **slots) {
-    size_t i;
-
+                                size_t len) {
     if (stats_sender_applied(who, seq)) return STATS_DUPLICATE;
-    for (i = 0; i < len; i++) {
-        slots[i] = entry_get(s, recs[i].n);
-        if (slots[i] == NULL) return STATS_NOMEM;
-    }
-    for (i = 0; i < len; i++) entry_add(s, slots[i], &recs[i], 1);
+    for (size_t i = 0; i < len; i++)
+        entry_add(s, entry_get(s, recs[i].n), &recs[i], 1);
     stats_sender_mark(who, seq);
     return STATS_OK;
 }
@@ -142,30 +124,22 @@ static stats_result batch_apply(stats_store *s, stats_sender *who,
 stats_result stats_store_record_batch(stats_store *s, const char *sender,
                                       uint64_t seq, const stats_record *recs,
                                       size_t len, size_t *bad_index) {
-    stats_sender *who;
-    stats_result res;
-    entry **slots;
-    size_t i;
-
     *bad_index = SIZE_MAX;
     if (sender == NULL || sender[0] == '\0'
         || strlen(sender) > STATS_SENDER_MAX) {
         return STATS_INVALID;
     }
-    for (i = 0; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         if (stats_record_invalid(&recs[i])) {
             *bad_index = i;
             return STATS_INVALID;
         }
     }
 
-    slots = malloc((len ? len : 1) * sizeof(*slots));
-    if (slots == NULL) return STATS_NOMEM;
     pthread_mutex_lock(&s->lock);
-    who = stats_senders_touch(s->senders, sender);
-    res = who ? batch_apply(s, who, seq, recs, len, slots) : STATS_NOMEM;
+    stats_sender *who = stats_senders_touch(s->senders, sender);
+    stats_result res = batch_apply(s, who, seq, recs, len);
     pthread_mutex_unlock(&s->lock);
-    free(slots);
     return res;
 }
 
@@ -190,32 +164,19 @@ static void row_from_entry(stats_row *row, const entry *e) {
     row->cache_misses = e->misses;
 }
 
-stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out) {
-    const entry *e;
-    size_t cap;
-
+void stats_store_snapshot(stats_store *s, stats_snapshot *out) {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&s->lock);
-    cap = HASH_COUNT(s->entries);
-    if (cap > 0) {
-        out->rows = malloc(cap * sizeof(*out->rows));
-        if (out->rows == NULL) {
-            pthread_mutex_unlock(&s->lock);
-            return STATS_NOMEM;
-        }
-    }
-    for (e = s->entries; e != NULL; e = e->hh.next) {
+    size_t cap = HASH_COUNT(s->entries);
+    if (cap > 0) out->rows = xmalloc(cap * sizeof(*out->rows));
+    for (const entry *e = s->entries; e != NULL; e = e->hh.next) {
         if (e->count > 0) row_from_entry(&out->rows[out->len++], e);
     }
     out->total = s->total;
     out->version = s->version;
     pthread_mutex_unlock(&s->lock);
 
-    if (stats_sort_rows(&out->rows, out->len) != 0) {
-        stats_snapshot_free(out);
-        return STATS_NOMEM;
-    }
-    return STATS_OK;
+    stats_sort_rows(&out->rows, out->len);
 }
 
 uint64_t stats_store_version(stats_store *s) {

@@ -55,14 +55,12 @@ typedef struct {
 typedef enum {
     STATS_OK = 0,
     STATS_DUPLICATE,            /* batch (sender, seq) was applied before */
-    STATS_INVALID,              /* a record or the sender is not valid */
-    STATS_NOMEM
+    STATS_INVALID               /* a record or the sender is not valid */
 } stats_result;
 
 typedef struct stats_store stats_store;
 
-/* max_senders: senders remembered for batch dedup (0: STATS_MAX_SENDERS).
- * Returns NULL when out of memory. */
+/* max_senders: senders remembered for batch dedup (0: STATS_MAX_SENDERS). */
 stats_store *stats_store_create(size_t max_senders);
 void stats_store_free(stats_store *s);
 
@@ -90,9 +88,8 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
 /* How many senders are remembered right now. */
 size_t stats_store_senders(stats_store *s);
 
-/* Copy the store out, rows sorted by n. Free with stats_snapshot_free().
- * STATS_NOMEM leaves *out empty. */
-stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out);
+/* Copy the store out, rows sorted by n. Free with stats_snapshot_free(). */
+void stats_store_snapshot(stats_store *s, stats_snapshot *out);
 void stats_snapshot_free(stats_snapshot *snap);
 
 /* A number that changes whenever anything is recorded: a snapshot with this

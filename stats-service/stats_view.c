@@ -7,6 +7,7 @@
  * freed when its last caller lets go. */
 #include <stdlib.h>
 
+#include "mem.h"
 #include "stats_proto.h"
 #include "stats_view.h"
 
@@ -35,21 +36,12 @@ void stats_views_destroy(stats_views *vs) {
     pthread_mutex_destroy(&vs->lock);
 }
 
-/* Build a view of the store now; NULL when out of memory. */
+/* Build a view of the store now. */
 static stats_view *view_build(stats_store *store) {
-    stats_view *v = calloc(1, sizeof(*v));
-
-    if (v == NULL) return NULL;
-    v->packed = grpc_empty_slice();
+    stats_view *v = xcalloc(1, sizeof(*v));
     stats__stats_response__init(&v->resp);
-    if (stats_store_snapshot(store, &v->snap) != STATS_OK) {
-        free(v);
-        return NULL;
-    }
-    if (stats_response_fill(&v->resp, &v->snap) != 0) {
-        view_free(v);
-        return NULL;
-    }
+    stats_store_snapshot(store, &v->snap);
+    stats_response_fill(&v->resp, &v->snap);
     v->packed = grpc_slice_malloc(
         protobuf_c_message_get_packed_size(&v->resp.base));
     protobuf_c_message_pack(&v->resp.base, GRPC_SLICE_START_PTR(v->packed));
@@ -71,7 +63,6 @@ stats_view *stats_views_get(stats_views *vs, stats_store *store) {
     /* Built outside the lock: concurrent builders each get their own, and
      * the newest is kept. */
     v = view_build(store);
-    if (v == NULL) return NULL;
     pthread_mutex_lock(&vs->lock);
     if (vs->latest == NULL || vs->latest->snap.version < v->snap.version) {
         old = vs->latest;

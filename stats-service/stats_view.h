@@ -25,7 +25,7 @@ void stats_views_init(stats_views *vs);
 void stats_views_destroy(stats_views *vs);
 
 /* A view of the store as it is now: the cached one when the store has not
- * changed since it was built, else a new one. NULL when out of memory.
+ * changed since it was built, else a new one.
  * Hand it back with stats_view_release(). */
 stats_view *stats_views_get(stats_views *vs, stats_store *store);
 void stats_view_release(stats_views *vs, stats_view *v);

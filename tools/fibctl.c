@@ -15,6 +15,7 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "log.h"
+#include "mem.h"
 #include "rpc_client.h"
 #include "rpc_server.h"
 #include "stats/stats.pb-c.h"
@@ -193,11 +194,11 @@ static void cmd_batch(int argc, char **argv) {
     Stats__RecordBatchRequest req = STATS__RECORD_BATCH_REQUEST__INIT;
     req.sender = argv[0];
     req.seq = parse_u64(argv[1], "SEQ");
-    char *list = strdup(argv[2]);
+    char *list = xstrdup(argv[2]);
     size_t cap = 1;
     for (const char *p = list; *p; p++) cap += *p == ',';
-    Stats__RecordRequest *recs = calloc(cap, sizeof(*recs));
-    req.records = calloc(cap, sizeof(*req.records));
+    Stats__RecordRequest *recs = xcalloc(cap, sizeof(*recs));
+    req.records = xcalloc(cap, sizeof(*req.records));
     char *save = NULL;
     for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         Stats__RecordRequest *r = &recs[req.n_records];
@@ -249,7 +250,7 @@ static void cmd_raw(int argc, char **argv) {
     bool none = strcmp(argv[1], "none") == 0;
     size_t hlen = none ? 0 : strlen(argv[1]);
     if (hlen % 2) usage_error("raw: HEXBYTES '%s' has an odd length", argv[1]);
-    uint8_t *in = malloc(hlen / 2 + 1);
+    uint8_t *in = xmalloc(hlen / 2 + 1);
     for (size_t i = 0; i < hlen / 2; i++) {
         int hi = hexval(argv[1][2 * i]), lo = hexval(argv[1][2 * i + 1]);
         if (hi < 0 || lo < 0) usage_error("raw: HEXBYTES '%s' is not hex", argv[1]);

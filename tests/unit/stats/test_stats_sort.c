@@ -42,7 +42,7 @@ static void check_sorted(const stats_row *rows, size_t len) {
 START_TEST(test_small_n) {
     stats_row *rows = make_rows(10000, 10000, 3);
 
-    ck_assert_int_eq(stats_sort_rows(&rows, 10000), 0);
+    stats_sort_rows(&rows, 10000);
     check_sorted(rows, 10000);
     ck_assert_int_eq(rows[0].n, 0);
     ck_assert_int_eq(rows[9999].n, 9999);
@@ -55,7 +55,7 @@ START_TEST(test_full_int32_range) {
 
     rows[17].n = INT32_MAX;
     rows[17].count = (uint64_t)INT32_MAX + 1;
-    ck_assert_int_eq(stats_sort_rows(&rows, 5000), 0);
+    stats_sort_rows(&rows, 5000);
     check_sorted(rows, 5000);
     ck_assert_int_eq(rows[4999].n, INT32_MAX);
     free(rows);
@@ -67,10 +67,10 @@ START_TEST(test_tiny) {
     stats_row *p = one;
     stats_row *two = make_rows(2, 1000, 1);
 
-    ck_assert_int_eq(stats_sort_rows(&p, 0), 0);
-    ck_assert_int_eq(stats_sort_rows(&p, 1), 0);
+    stats_sort_rows(&p, 0);
+    stats_sort_rows(&p, 1);
     ck_assert_ptr_eq(p, one);
-    ck_assert_int_eq(stats_sort_rows(&two, 2), 0);
+    stats_sort_rows(&two, 2);
     check_sorted(two, 2);
     free(two);
 }
