@@ -76,10 +76,10 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
                                int64_t timeout_ns, const char *request_id) {
     *out = NULL;
     *out_len = 0;
-    gpr_timespec deadline = timeout_ns > 0
-        ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                       gpr_time_from_nanos(timeout_ns, GPR_TIMESPAN))
-        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                     gpr_time_from_nanos(timeout_ns > 0 ? timeout_ns : 0,
+                                         GPR_TIMESPAN));
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_slice method_slice = grpc_slice_from_copied_string(method);
     grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,

@@ -34,7 +34,12 @@ typedef struct {
 /* Call `method` with `request`; on OK, *reply holds the unpacked answer
  * (free with protobuf_c_message_free_unpacked) unless reply_desc is NULL.
  * `request_id` (may be NULL) goes out as x-request-id metadata. A reply
- * that does not unpack gives INTERNAL. Free r.details with free(). */
+ * that does not unpack gives INTERNAL. Free r.details with free().
+ *
+ * Every call has a deadline: it fails with DEADLINE_EXCEEDED unless it
+ * has finished `timeout_ns` after it starts. There is no "no deadline"
+ * value: a timeout of 0 or less has passed already, and such a call fails
+ * at once. */
 rpc_result rpc_client_call(grpc_channel *ch, const char *method,
                            const ProtobufCMessage *request,
                            const ProtobufCMessageDescriptor *reply_desc,

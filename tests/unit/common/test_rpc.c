@@ -192,6 +192,11 @@ START_TEST(test_errors) {
                         SEC / 20, NULL);
     ck_assert_int_eq(r.status, GRPC_STATUS_DEADLINE_EXCEEDED);
     free(r.details);
+    /* a timeout of 0 is a deadline that has passed, not "no deadline" */
+    r = rpc_client_call(channel, "/test.Echo/Echo", &req.base, &text_desc,
+                        &reply, 0, NULL);
+    ck_assert_int_eq(r.status, GRPC_STATUS_DEADLINE_EXCEEDED);
+    free(r.details);
     ck_assert_str_eq(rpc_status_name(GRPC_STATUS_INVALID_ARGUMENT), "INVALID_ARGUMENT");
     ck_assert_str_eq(rpc_status_name(GRPC_STATUS_UNAUTHENTICATED), "UNAUTHENTICATED");
     ck_assert_str_eq(rpc_status_name((grpc_status_code)99), "UNKNOWN");
