@@ -9,7 +9,7 @@
  * RecordBatch's dedup key is the caller's identity (its certificate's first
  * name, else its address) and the sender it names, so that a caller can
  * neither mark another's batches as applied nor push them out of the
- * table (stats_senders.c). */
+ * table (stats_peers.c). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +22,7 @@
 #include "mem.h"
 #include "stats_proto.h"
 #include "stats_rpc.h"
-#include "stats_senders.h"
+#include "stats_peers.h"
 #include "stats_view.h"
 
 #define METHOD_RECORD "/stats.Stats/RecordNo"

@@ -12,7 +12,7 @@
 #include "mem.h"          /* first: uthash allocates through it */
 #include <uthash.h>
 
-#include "stats_senders.h"
+#include "stats_peers.h"
 #include "stats_sort.h"
 #include "stats_store.h"
 
@@ -36,12 +36,12 @@ struct stats_store {
     entry          *entries;    /* uthash keyed by n */
     uint64_t        total;
     uint64_t        version;    /* bumped by every change */
-    stats_senders  *senders;
+    stats_peers  *senders;
 };
 
 stats_store *stats_store_create(size_t max_senders) {
     stats_store *s = xcalloc(1, sizeof(*s));
-    s->senders = stats_senders_create(max_senders ? max_senders
+    s->senders = stats_peers_create(max_senders ? max_senders
                                                   : STATS_MAX_SENDERS);
     pthread_mutex_init(&s->lock, NULL);
     return s;
@@ -55,7 +55,7 @@ void stats_store_free(stats_store *s) {
         HASH_DEL(s->entries, e);
         free(e);
     }
-    stats_senders_free(s->senders);
+    stats_peers_free(s->senders);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -111,13 +111,13 @@ stats_result stats_store_record(stats_store *s, const stats_record *r) {
 }
 
 /* Apply a validated batch for sender (found or added). Lock held. */
-static stats_result batch_apply(stats_store *s, stats_sender *who,
+static stats_result batch_apply(stats_store *s, stats_peer *who,
                                 uint64_t seq, const stats_record *recs,
                                 size_t len) {
-    if (stats_sender_applied(who, seq)) return STATS_DUPLICATE;
+    if (stats_peer_applied(who, seq)) return STATS_DUPLICATE;
     for (size_t i = 0; i < len; i++)
         entry_add(s, entry_get(s, recs[i].n), &recs[i], 1);
-    stats_sender_mark(who, seq);
+    stats_peer_mark(who, seq);
     return STATS_OK;
 }
 
@@ -137,7 +137,7 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
     }
 
     pthread_mutex_lock(&s->lock);
-    stats_sender *who = stats_senders_touch(s->senders, sender);
+    stats_peer *who = stats_peers_touch(s->senders, sender);
     stats_result res = batch_apply(s, who, seq, recs, len);
     pthread_mutex_unlock(&s->lock);
     return res;
@@ -147,7 +147,7 @@ size_t stats_store_senders(stats_store *s) {
     size_t count;
 
     pthread_mutex_lock(&s->lock);
-    count = stats_senders_count(s->senders);
+    count = stats_peers_count(s->senders);
     pthread_mutex_unlock(&s->lock);
     return count;
 }

@@ -1,4 +1,4 @@
-/* stats_senders.c - the bounded sender -> highest-applied-seq table behind
+/* stats_peers.c - the bounded sender -> highest-applied-seq table behind
  * RecordBatch's at-most-once guarantee.
  *
  * A sender sends batch k+1 only after k was acknowledged and retries the
@@ -17,40 +17,40 @@
 #include <uthash.h>
 #include <utlist.h>
 
-#include "stats_senders.h"
+#include "stats_peers.h"
 
 typedef struct stats_owner stats_owner;
 
-struct stats_sender {
+struct stats_peer {
     char          *name;        /* the whole key */
     bool           has_seq;     /* false until a first batch is applied */
     uint64_t       seq;         /* highest seq applied */
     stats_owner   *owner;
-    stats_sender  *prev, *next; /* the owner's list */
+    stats_peer  *prev, *next; /* the owner's list */
     UT_hash_handle hh;
 };
 
 struct stats_owner {
     char          *name;
     size_t         count;
-    stats_sender  *list;        /* least recently seen first */
+    stats_peer  *list;        /* least recently seen first */
     UT_hash_handle hh;
 };
 
-struct stats_senders {
-    stats_sender *senders;      /* uthash by key */
+struct stats_peers {
+    stats_peer *senders;      /* uthash by key */
     stats_owner  *owners;       /* uthash by owner name */
     size_t        max;
 };
 
-stats_senders *stats_senders_create(size_t max) {
-    stats_senders *t = xcalloc(1, sizeof(*t));
+stats_peers *stats_peers_create(size_t max) {
+    stats_peers *t = xcalloc(1, sizeof(*t));
     t->max = max ? max : 1;
     return t;
 }
 
 /* Forget one sender, and its owner once it has none left. */
-static void forget(stats_senders *t, stats_sender *s) {
+static void forget(stats_peers *t, stats_peer *s) {
     stats_owner *o = s->owner;
 
     HASH_DEL(t->senders, s);
@@ -64,8 +64,8 @@ static void forget(stats_senders *t, stats_sender *s) {
     }
 }
 
-void stats_senders_free(stats_senders *t) {
-    stats_sender *s, *tmp;
+void stats_peers_free(stats_peers *t) {
+    stats_peer *s, *tmp;
 
     if (t == NULL) return;
     HASH_ITER(hh, t->senders, s, tmp) forget(t, s);
@@ -73,7 +73,7 @@ void stats_senders_free(stats_senders *t) {
 }
 
 /* Forget the largest owner's oldest senders until there is room for one. */
-static void evict(stats_senders *t) {
+static void evict(stats_peers *t) {
     while (HASH_COUNT(t->senders) >= t->max) {
         stats_owner *o, *tmp, *largest = NULL;
         HASH_ITER(hh, t->owners, o, tmp) {
@@ -84,7 +84,7 @@ static void evict(stats_senders *t) {
 }
 
 /* The owner of `name` (its part before the separator), added if new. */
-static stats_owner *owner_of(stats_senders *t, const char *name) {
+static stats_owner *owner_of(stats_peers *t, const char *name) {
     const char *sep = strchr(name, STATS_OWNER_SEP);
     size_t len = sep ? (size_t)(sep - name) : 0;
     stats_owner *o;
@@ -97,8 +97,8 @@ static stats_owner *owner_of(stats_senders *t, const char *name) {
     return o;
 }
 
-stats_sender *stats_senders_touch(stats_senders *t, const char *name) {
-    stats_sender *s;
+stats_peer *stats_peers_touch(stats_peers *t, const char *name) {
+    stats_peer *s;
     stats_owner *o;
     size_t len = strlen(name);
 
@@ -120,15 +120,15 @@ stats_sender *stats_senders_touch(stats_senders *t, const char *name) {
     return s;
 }
 
-bool stats_sender_applied(const stats_sender *s, uint64_t seq) {
+bool stats_peer_applied(const stats_peer *s, uint64_t seq) {
     return s->has_seq && seq <= s->seq;
 }
 
-void stats_sender_mark(stats_sender *s, uint64_t seq) {
+void stats_peer_mark(stats_peer *s, uint64_t seq) {
     if (!s->has_seq || seq > s->seq) s->seq = seq;
     s->has_seq = true;
 }
 
-size_t stats_senders_count(const stats_senders *t) {
+size_t stats_peers_count(const stats_peers *t) {
     return HASH_COUNT(t->senders);
 }
