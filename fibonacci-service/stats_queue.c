@@ -11,7 +11,7 @@
 struct stats_queue {
     pthread_mutex_t lock;
     pthread_cond_t  nonempty;
-    stats_record   *ring;
+    stats_report   *ring;
     size_t          capacity;
     size_t          head;       /* index of the oldest record */
     size_t          len;
@@ -51,7 +51,7 @@ void stats_queue_push(stats_queue *q, int32_t n, int64_t duration_ns,
         q->len--;
         q->dropped++;
     }
-    stats_record *r = &q->ring[(q->head + q->len) % q->capacity];
+    stats_report *r = &q->ring[(q->head + q->len) % q->capacity];
     r->n = n;
     r->duration_ns = duration_ns;
     r->cache = cache;
@@ -68,7 +68,7 @@ void stats_queue_wake(stats_queue *q) {
     pthread_cond_signal(&q->nonempty);
 }
 
-size_t stats_queue_pop(stats_queue *q, stats_record *out, size_t max,
+size_t stats_queue_pop(stats_queue *q, stats_report *out, size_t max,
                        int64_t deadline_ns) {
     struct timespec ts = {
         .tv_sec = deadline_ns / 1000000000,

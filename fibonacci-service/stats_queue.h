@@ -11,11 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One request as this daemon reports it (the stats-service's stats_record
+ * is the same fact as that daemon stores it). */
 typedef struct {
     int32_t n;
     uint8_t cache;          /* stats.CacheResult value */
     int64_t duration_ns;
-} stats_record;
+} stats_report;
 
 typedef struct stats_queue stats_queue;
 
@@ -30,7 +32,7 @@ void stats_queue_push(stats_queue *q, int32_t n, int64_t duration_ns,
 /* Move up to `max` of the oldest records into out[]; returns how many.
  * With none queued, waits until one is pushed, the queue is woken, or the
  * monotonic time `deadline_ns` passes (0: don't wait). */
-size_t stats_queue_pop(stats_queue *q, stats_record *out, size_t max,
+size_t stats_queue_pop(stats_queue *q, stats_report *out, size_t max,
                        int64_t deadline_ns);
 
 /* Wake a consumer waiting in stats_queue_pop() (used on shutdown). */

@@ -61,7 +61,7 @@ struct stats_sender {
     /* The batch being delivered: records[0..pending), of which the first
      * `done` went out already one by one (RecordNo mode). */
     size_t                 batch_max;
-    stats_record          *batch;
+    stats_report          *batch;
     Stats__RecordRequest  *msgs;
     Stats__RecordRequest **msg_ptrs;
     size_t                 pending;

@@ -12,7 +12,7 @@ START_TEST(test_fifo_and_batches) {
     stats_queue *q = stats_queue_create(10);
     for (int i = 0; i < 5; i++) stats_queue_push(q, i, 100 + i, 3);
     ck_assert_uint_eq(stats_queue_len(q), 5);
-    stats_record out[10];
+    stats_report out[10];
     ck_assert_uint_eq(stats_queue_pop(q, out, 3, 0), 3);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(out[i].n, i);
@@ -33,7 +33,7 @@ START_TEST(test_bounded_drops_oldest) {
     for (int i = 0; i < 10; i++) stats_queue_push(q, i, i, 1);
     ck_assert_uint_eq(stats_queue_len(q), 4);
     ck_assert_uint_eq(stats_queue_dropped(q), 6);
-    stats_record out[10];
+    stats_report out[10];
     ck_assert_uint_eq(stats_queue_pop(q, out, 10, 0), 4);
     for (int i = 0; i < 4; i++) ck_assert_int_eq(out[i].n, 6 + i);
 
@@ -65,7 +65,7 @@ static void *wake_later(void *arg) {
 
 START_TEST(test_wait_push_wake_timeout) {
     stats_queue *q = stats_queue_create(4);
-    stats_record out[4];
+    stats_report out[4];
     pthread_t t;
 
     /* A push wakes a waiting consumer. */
