@@ -25,7 +25,7 @@ typedef struct {
     grpc_status_code  status;
 } getfib_outcome;
 
-static const char *cache_name(int cache) {
+static const char *cache_result_name(int cache) {
     switch (cache) {
     case STATS__CACHE_RESULT__CACHE_HIT:    return "hit";
     case STATS__CACHE_RESULT__CACHE_MISS:   return "miss";
@@ -40,7 +40,7 @@ static void log_getfib(rpc_call *call, const getfib_outcome *o,
     if (!log_begin(&l, LOG_DEBUG, "getfib")) return;
     log_int(&l, "n", o->n);
     log_int(&l, "duration_us", duration_ns / 1000);
-    log_str(&l, "cache", cache_name(o->cache));
+    log_str(&l, "cache", cache_result_name(o->cache));
     log_str(&l, "peer", rpc_call_peer(call));
     log_str(&l, "request_id", rpc_call_request_id(call));
     log_str(&l, "status", rpc_status_name(o->status));

@@ -171,7 +171,7 @@ static bool sender_valid(const char *sender, long long wire_len, char *why,
     return false;
 }
 
-static const char *cache_name(stats_cache c) {
+static const char *stats_cache_name(stats_cache c) {
     switch (c) {
     case STATS_CACHE_HIT:  return "hit";
     case STATS_CACHE_MISS: return "miss";
@@ -223,7 +223,7 @@ static void record_no(rpc_call *c, void *ud) {
     if (log_begin(&l, LOG_DEBUG, "record")) {
         log_int(&l, "n", r.n);
         log_double(&l, "duration_us", (double)r.duration_ns / 1e3);
-        log_str(&l, "cache", cache_name(r.cache));
+        log_str(&l, "cache", stats_cache_name(r.cache));
         log_finish(&l, c);
     }
 }
