@@ -6,7 +6,7 @@
 static int64_t clock_ns(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
 int64_t clock_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }

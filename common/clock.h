@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#define NS_PER_SEC 1000000000LL
+
 int64_t clock_mono_ns(void);     /* CLOCK_MONOTONIC */
 int64_t clock_real_ns(void);     /* CLOCK_REALTIME */
 

@@ -21,7 +21,6 @@
 #include "stats_sender.h"
 
 #define NS_PER_MS        1000000LL
-#define NS_PER_SEC       1000000000LL
 #define CALL_TIMEOUT_NS  (2 * NS_PER_SEC)   /* one RecordBatch / RecordNo */
 #define IDLE_WAIT_NS     (1 * NS_PER_SEC)   /* longest sleep on an empty queue */
 #define WARN_EVERY_NS    (10 * NS_PER_SEC)  /* rate limit for repeated warnings */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "flags.h"
 #include "log.h"
 #include "rpc_flags.h"
@@ -24,8 +25,6 @@
 #ifndef VERSION
 #define VERSION "0.0.0"
 #endif
-
-#define NS_PER_SEC 1000000000LL
 
 typedef struct {
     const char *listen;
