@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* --- value parsers: 0 on success, else -1 with why[] filled ----------------- */
+/* --- value parsers: 0 on success, else -1 with why[] filled --------------- */
 
 static int parse_ll(const char *s, long long *out) {
     if (*s == '\0' || isspace((unsigned char)*s)) return -1;
@@ -89,7 +89,8 @@ static int parse_duration(const char *s, long long *out) {
         }
         if (ul == 0) return -3;
         s += ul;
-        if (whole > (unsigned long long)LLONG_MAX / (unsigned long long)unit) return -2;
+        if (whole > (unsigned long long)LLONG_MAX / (unsigned long long)unit)
+            return -2;
         unsigned long long part = whole * (unsigned long long)unit +
             (unsigned long long)((double)frac * (double)unit / (double)scale);
         if (part > (unsigned long long)(LLONG_MAX - total)) return -2;
@@ -101,7 +102,8 @@ static int parse_duration(const char *s, long long *out) {
 
 static int parse_bool(const char *s, bool *out) {
     if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) *out = true;
-    else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) *out = false;
+    else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no"))
+        *out = false;
     else return -1;
     return 0;
 }
@@ -144,7 +146,8 @@ static int set_value(const flag_def *d, const char *who, const char *val,
     case FLAG_SIZE:
         rc = parse_size(val, &v);
         if (rc == -1) {
-            fprintf(stderr, "%s: %s: '%s' is not a size (bytes, or with k, m, g)\n",
+            fprintf(stderr,
+                    "%s: %s: '%s' is not a size (bytes, or with k, m, g)\n",
                     prog, who, val);
             return -1;
         }
@@ -197,7 +200,8 @@ static void format_default(const flag_def *d, char *buf, size_t n) {
     case FLAG_DURATION:
         v = *(long long *)d->dst;
         if (v == 0) snprintf(buf, n, "0");
-        else if (v % 1000000000LL == 0) snprintf(buf, n, "%llds", v / 1000000000LL);
+        else if (v % 1000000000LL == 0)
+            snprintf(buf, n, "%llds", v / 1000000000LL);
         else if (v % 1000000LL == 0) snprintf(buf, n, "%lldms", v / 1000000LL);
         else if (v % 1000LL == 0) snprintf(buf, n, "%lldus", v / 1000LL);
         else snprintf(buf, n, "%lldns", v);
@@ -237,9 +241,11 @@ static void print_help(const flag_def *defs, const char *prog,
 
 /* --- the parser ----------------------------------------------------------- */
 
-static const flag_def *find(const flag_def *defs, const char *name, size_t len) {
+static const flag_def *find(const flag_def *defs, const char *name,
+                            size_t len) {
     for (const flag_def *d = defs; d->name; d++)
-        if (strlen(d->name) == len && strncmp(d->name, name, len) == 0) return d;
+        if (strlen(d->name) == len && strncmp(d->name, name, len) == 0)
+            return d;
     return NULL;
 }
 
@@ -261,7 +267,8 @@ int flags_parse(int argc, char **argv, const flag_def *defs,
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, arg);
+            fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog,
+                    arg);
             return -1;
         }
         const char *name = arg + 2;

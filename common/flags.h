@@ -15,7 +15,7 @@ typedef enum {
     FLAG_STRING,    /* const char **     */
     FLAG_INT,       /* long long *; decimal, range-checked */
     FLAG_SIZE,      /* long long * bytes; accepts k, m, g suffixes (1024s) */
-    FLAG_DURATION,  /* long long * nanoseconds; needs a unit: ns, us, ms, s, m */
+    FLAG_DURATION,  /* long long * ns; needs a unit: ns, us, ms, s, m */
     FLAG_BOOL,      /* bool *; "--name" sets true, "--name=false" clears */
     FLAG_LOG_LEVEL  /* log_level *; debug, info, warn, error (log.h) */
 } flag_type;

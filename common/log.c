@@ -23,7 +23,8 @@ static char log_service[128] = "unknown";
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
 void log_init(const char *service, log_level min_level) {
-    snprintf(log_service, sizeof(log_service), "%s", service ? service : "unknown");
+    snprintf(log_service, sizeof(log_service), "%s",
+             service ? service : "unknown");
     atomic_store(&log_min, (int)min_level);
 }
 
@@ -69,10 +70,15 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     size_t len;
     unsigned min;
     unsigned cp;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) { len = 2; cp = s[0] & 0x1F; min = 0x80; }
-    else if ((s[0] & 0xF0) == 0xE0) { len = 3; cp = s[0] & 0x0F; min = 0x800; }
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4) { len = 4; cp = s[0] & 0x07; min = 0x10000; }
-    else return 0;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2; cp = s[0] & 0x1F; min = 0x80;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3; cp = s[0] & 0x0F; min = 0x800;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4; cp = s[0] & 0x07; min = 0x10000;
+    } else {
+        return 0;
+    }
     if (len > n) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -97,7 +103,9 @@ static size_t json_unit(const unsigned char *s, size_t n, char esc[8],
     else if (c == '\t') *out = "\\t";
     else if (c < 0x20) { snprintf(esc, 8, "\\u%04x", c); *olen = 6; }
     else if (c < 0x80) { *out = (const char *)s; *olen = 1; }
-    else if ((step = utf8_len(s, n)) > 0) { *out = (const char *)s; *olen = step; }
+    else if ((step = utf8_len(s, n)) > 0) {
+        *out = (const char *)s; *olen = step;
+    }
     else { *out = "\\ufffd"; *olen = 6; step = 1; }
     return step;
 }
@@ -152,7 +160,8 @@ static bool put_key(log_line *l, const char *key) {
     return true;
 }
 
-static void put_scalar(log_line *l, const char *key, const char *text, size_t n) {
+static void put_scalar(log_line *l, const char *key, const char *text,
+                       size_t n) {
     size_t start = l->len;
     if (!put_key(l, key)) return;
     if (!put(l, text, n)) l->len = start;

@@ -36,7 +36,8 @@ const char *rpc_call_request_id(const rpc_call *c) {
 
 static bool has_name(const rpc_call *c, const char *v, size_t n) {
     for (size_t i = 0; i < c->npeer_names; i++)
-        if (strlen(c->peer_names[i]) == n && memcmp(c->peer_names[i], v, n) == 0)
+        if (strlen(c->peer_names[i]) == n &&
+            memcmp(c->peer_names[i], v, n) == 0)
             return true;
     return false;
 }
@@ -90,13 +91,15 @@ int64_t rpc_call_start_ns(const rpc_call *c) {
 void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
                    grpc_byte_buffer *msg) {
     if (c->answered) {
-        log_msg(LOG_ERROR, "rpc_double_reply", "%s answered twice", c->method_name);
+        log_msg(LOG_ERROR, "rpc_double_reply", "%s answered twice",
+                c->method_name);
         if (msg) grpc_byte_buffer_destroy(msg);
         return;
     }
     c->answered = true;
-    c->status_details = details && *details ? grpc_slice_from_copied_string(details)
-                                            : grpc_empty_slice();
+    c->status_details = details && *details
+                            ? grpc_slice_from_copied_string(details)
+                            : grpc_empty_slice();
     grpc_op ops[4];
     grpc_op *op = ops;
     memset(ops, 0, sizeof(ops));
@@ -114,7 +117,8 @@ void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
     op->op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op->data.recv_close_on_server.cancelled = &c->cancelled;
     op++;
-    grpc_call_error err = grpc_call_start_batch(c->call, ops, (size_t)(op - ops), c, NULL);
+    grpc_call_error err =
+        grpc_call_start_batch(c->call, ops, (size_t)(op - ops), c, NULL);
     if (msg) grpc_byte_buffer_destroy(msg);   /* the batch holds its own ref */
     if (err == GRPC_CALL_OK) {
         c->state = CALL_FINISHING;

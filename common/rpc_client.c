@@ -82,8 +82,9 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
                                          GPR_TIMESPAN));
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_slice method_slice = grpc_slice_from_copied_string(method);
-    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                               method_slice, NULL, deadline, NULL);
+    grpc_call *call =
+        grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                 method_slice, NULL, deadline, NULL);
     grpc_slice_unref(method_slice);
 
     grpc_metadata md = {0};
@@ -133,22 +134,27 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
     grpc_call_error err = grpc_call_start_batch(call, ops, (size_t)(op - ops),
                                                 call, NULL);
     if (err == GRPC_CALL_ERROR_INVALID_METADATA) {
-        r = result(GRPC_STATUS_INVALID_ARGUMENT, "invalid x-request-id metadata value");
+        r = result(GRPC_STATUS_INVALID_ARGUMENT,
+                   "invalid x-request-id metadata value");
     } else if (err != GRPC_CALL_OK) {
         char msg[64];
-        snprintf(msg, sizeof(msg), "grpc_call_start_batch failed: %d", (int)err);
+        snprintf(msg, sizeof(msg), "grpc_call_start_batch failed: %d",
+                 (int)err);
         r = result(GRPC_STATUS_INTERNAL, msg);
     } else {
-        grpc_completion_queue_pluck(cq, call, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        grpc_completion_queue_pluck(cq, call,
+                                    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
         r.status = status;
         r.details = slice_strdup(details);
         if (status == GRPC_STATUS_OK) {
             if (reply == NULL) {
                 free(r.details);
-                r = result(GRPC_STATUS_INTERNAL, "OK status without a reply message");
+                r = result(GRPC_STATUS_INTERNAL,
+                           "OK status without a reply message");
             } else if ((*out = byte_buffer_copy(reply, out_len)) == NULL) {
                 free(r.details);
-                r = result(GRPC_STATUS_INTERNAL, "cannot read the reply message");
+                r = result(GRPC_STATUS_INTERNAL,
+                           "cannot read the reply message");
             }
         }
     }
@@ -161,8 +167,9 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
     grpc_metadata_array_destroy(&trailing);
     grpc_call_unref(call);
     grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                       NULL).type != GRPC_QUEUE_SHUTDOWN) {}
+    while (grpc_completion_queue_pluck(cq, NULL,
+               gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type
+           != GRPC_QUEUE_SHUTDOWN) {}
     grpc_completion_queue_destroy(cq);
     return r;
 }
@@ -186,7 +193,8 @@ rpc_result rpc_client_call(grpc_channel *ch, const char *method,
         *reply = protobuf_c_message_unpack(reply_desc, NULL, out_len, out);
         if (*reply == NULL) {
             char msg[256];
-            snprintf(msg, sizeof(msg), "cannot parse the reply as %s", reply_desc->name);
+            snprintf(msg, sizeof(msg), "cannot parse the reply as %s",
+                     reply_desc->name);
             free(r.details);
             r = result(GRPC_STATUS_INTERNAL, msg);
         }

@@ -48,7 +48,8 @@ rpc_result rpc_client_call(grpc_channel *ch, const char *method,
 
 /* The same with raw bytes in and out, for tools and tests that send
  * malformed messages; `in` NULL sends no message at all (the call is
- * half-closed without a request). *out is malloc'd (free()); *out_len its length. */
+ * half-closed without a request). *out is malloc'd (free()); *out_len its
+ * length. */
 rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
                                const uint8_t *in, size_t in_len,
                                uint8_t **out, size_t *out_len,

@@ -40,7 +40,8 @@ struct rpc_call {
     rpc_tag_kind        kind;       /* TAG_CALL; first, read through the tag */
     rpc_call_state      state;
     rpc_worker         *worker;
-    const rpc_method   *method;     /* NULL: the generic (unknown method) slot */
+    const rpc_method   *method;     /* NULL: the generic (unknown method)
+                                       slot */
     grpc_call          *call;
     gpr_timespec        deadline;
     grpc_metadata_array md;

@@ -28,6 +28,10 @@
  * own queue is handed to another thread's, which costs a wake-up. */
 #define REQUESTS_PER_METHOD 16
 #define HEALTH_METHOD "/grpc.health.v1.Health/Check"
+#define HEALTH_SERVING \
+    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+#define HEALTH_NOT_SERVING \
+    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
 
 static void health_check(rpc_call *c, void *ud);
 
@@ -56,7 +60,8 @@ void rpc_server_add_method(rpc_server *s, const char *method, rpc_handler fn,
 }
 
 void rpc_server_add_service(rpc_server *s, const char *service) {
-    s->services = xrealloc(s->services, (s->nservices + 1) * sizeof(*s->services));
+    s->services =
+        xrealloc(s->services, (s->nservices + 1) * sizeof(*s->services));
     s->services[s->nservices++] = xstrdup(service);
 }
 
@@ -72,7 +77,7 @@ int rpc_server_port(const rpc_server *s) {
     return s->port;
 }
 
-/* --- call slots ------------------------------------------------------------ */
+/* --- call slots ----------------------------------------------------------- */
 
 /* Post a request for the slot's next call (unless shutting down). */
 static void call_request(rpc_call *c) {
@@ -94,7 +99,8 @@ static void call_request(rpc_call *c) {
                                        cq, cq, c);
     }
     if (err == GRPC_CALL_OK) c->state = CALL_WAITING;
-    else log_msg(LOG_ERROR, "rpc_request_failed", "grpc request call: %d", (int)err);
+    else log_msg(LOG_ERROR, "rpc_request_failed", "grpc request call: %d",
+                 (int)err);
 }
 
 /* Release everything the last call held. */
@@ -133,7 +139,8 @@ static void call_serve(rpc_call *c) {
     c->start_ns = clock_mono_ns();
     for (size_t i = 0; i < c->md.count; i++) {
         if (grpc_slice_str_cmp(c->md.metadata[i].key, "x-request-id") == 0) {
-            copy_slice(c->request_id, sizeof(c->request_id), c->md.metadata[i].value);
+            copy_slice(c->request_id, sizeof(c->request_id),
+                       c->md.metadata[i].value);
             c->has_request_id = true;
             break;
         }
@@ -149,10 +156,12 @@ static void call_serve(rpc_call *c) {
     } else {
         copy_slice(c->generic_name, sizeof(c->generic_name), c->details.method);
         c->method_name = c->generic_name;
-        rpc_call_fail(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method %s", c->generic_name);
+        rpc_call_fail(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method %s",
+                      c->generic_name);
     }
     if (!c->answered) {
-        log_msg(LOG_ERROR, "rpc_no_reply", "handler for %s did not answer", c->method_name);
+        log_msg(LOG_ERROR, "rpc_no_reply", "handler for %s did not answer",
+                c->method_name);
         rpc_call_fail(c, GRPC_STATUS_INTERNAL, "handler did not answer");
     }
     if (c->state != CALL_FINISHING) {   /* the reply batch could not start */
@@ -200,7 +209,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* --- health ---------------------------------------------------------------- */
+/* --- health --------------------------------------------------------------- */
 
 static bool service_known(const rpc_server *s, const char *name) {
     if (name[0] == '\0') return true;
@@ -216,22 +225,24 @@ static void health_check(rpc_call *c, void *ud) {
     Grpc__Health__V1__HealthCheckRequest *req =
         grpc__health__v1__health_check_request__unpack(NULL, len, p);
     if (req == NULL) {
-        rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "cannot parse HealthCheckRequest");
+        rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT,
+                      "cannot parse HealthCheckRequest");
         return;
     }
     if (!service_known(s, req->service)) {
-        rpc_call_fail(c, GRPC_STATUS_NOT_FOUND, "unknown service '%s'", req->service);
+        rpc_call_fail(c, GRPC_STATUS_NOT_FOUND, "unknown service '%s'",
+                      req->service);
     } else {
-        Grpc__Health__V1__HealthCheckResponse res = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-        res.status = atomic_load(&s->serving)
-            ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-            : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+        Grpc__Health__V1__HealthCheckResponse res =
+            GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+        res.status = atomic_load(&s->serving) ? HEALTH_SERVING
+                                              : HEALTH_NOT_SERVING;
         rpc_call_reply(c, &res.base);
     }
     grpc__health__v1__health_check_request__free_unpacked(req, NULL);
 }
 
-/* --- start / stop ---------------------------------------------------------- */
+/* --- start / stop --------------------------------------------------------- */
 
 static void init_slot(rpc_call *c, rpc_worker *w, const rpc_method *m) {
     memset(c, 0, sizeof(*c));
@@ -251,8 +262,9 @@ static void destroy_queues(rpc_server *s) {
         if (w->cq == NULL) continue;
         if (!w->started) {
             grpc_completion_queue_shutdown(w->cq);
-            while (grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                              NULL).type != GRPC_QUEUE_SHUTDOWN) {}
+            while (grpc_completion_queue_next(w->cq,
+                       gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type
+                   != GRPC_QUEUE_SHUTDOWN) {}
         }
         grpc_completion_queue_destroy(w->cq);
         w->cq = NULL;
@@ -267,8 +279,9 @@ int rpc_server_start(rpc_server *s) {
     grpc_channel_args args = {1 + rpc_limits_args(&s->limits, arg + 1), arg};
     s->server = grpc_server_create(&args, NULL);
     for (size_t i = 0; i < s->nmethods; i++) {
-        s->methods[i].handle = grpc_server_register_method(s->server,
-            s->methods[i].name, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+        s->methods[i].handle = grpc_server_register_method(
+            s->server, s->methods[i].name, NULL,
+            GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
         if (s->methods[i].handle == NULL) {
             log_msg(LOG_ERROR, "rpc_server_failed", "cannot register method %s",
                     s->methods[i].name);
@@ -281,13 +294,15 @@ int rpc_server_start(rpc_server *s) {
     for (int i = 0; i < s->nthreads; i++) {
         s->workers[i].server = s;
         s->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(s->server, s->workers[i].cq, NULL);
+        grpc_server_register_completion_queue(s->server, s->workers[i].cq,
+                                              NULL);
     }
     grpc_server_credentials *creds = rpc_server_credentials(s);
     s->port = grpc_server_add_http2_port(s->server, s->listen, creds);
     grpc_server_credentials_release(creds);
     if (s->port == 0) {
-        log_msg(LOG_ERROR, "rpc_server_failed", "cannot listen on %s", s->listen);
+        log_msg(LOG_ERROR, "rpc_server_failed", "cannot listen on %s",
+                s->listen);
         grpc_server_destroy(s->server);
         s->server = NULL;
         destroy_queues(s);
@@ -302,7 +317,8 @@ int rpc_server_start(rpc_server *s) {
         w->ncalls = s->nmethods * REQUESTS_PER_METHOD + 1;
         w->calls = xcalloc(w->ncalls, sizeof(*w->calls));
         for (size_t k = 0; k < w->ncalls; k++) {
-            const rpc_method *m = k + 1 < w->ncalls ? &s->methods[k / REQUESTS_PER_METHOD] : NULL;
+            const rpc_method *m =
+                k + 1 < w->ncalls ? &s->methods[k / REQUESTS_PER_METHOD] : NULL;
             init_slot(&w->calls[k], w, m);
             call_request(&w->calls[k]);
         }
@@ -344,15 +360,19 @@ void rpc_server_shutdown(rpc_server *s, int64_t timeout_ns) {
     atomic_store(&s->stopping, true);
     log_msg(LOG_INFO, "rpc_server_draining", "draining calls for up to %lld ms",
             (long long)(timeout_ns / 1000000));
-    grpc_server_shutdown_and_notify(s->server, s->workers[0].cq, &s->shutdown_tag);
-    if (!wait_shutdown(s, clock_mono_ns() + (timeout_ns > 0 ? timeout_ns : 0))) {
-        log_msg(LOG_WARN, "rpc_server_cancelling", "calls still running: cancelled");
+    grpc_server_shutdown_and_notify(s->server, s->workers[0].cq,
+                                    &s->shutdown_tag);
+    if (!wait_shutdown(s,
+                       clock_mono_ns() + (timeout_ns > 0 ? timeout_ns : 0))) {
+        log_msg(LOG_WARN, "rpc_server_cancelling",
+                "calls still running: cancelled");
         grpc_server_cancel_all_calls(s->server);
         wait_shutdown(s, INT64_MAX);
     }
     grpc_server_destroy(s->server);
     s->server = NULL;
-    for (int i = 0; i < s->nthreads; i++) grpc_completion_queue_shutdown(s->workers[i].cq);
+    for (int i = 0; i < s->nthreads; i++)
+        grpc_completion_queue_shutdown(s->workers[i].cq);
     for (int i = 0; i < s->nthreads; i++) {
         if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
     }

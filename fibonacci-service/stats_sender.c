@@ -22,8 +22,8 @@
 
 #define NS_PER_MS        1000000LL
 #define CALL_TIMEOUT_NS  (2 * NS_PER_SEC)   /* one RecordBatch / RecordNo */
-#define IDLE_WAIT_NS     (1 * NS_PER_SEC)   /* longest sleep on an empty queue */
-#define WARN_EVERY_NS    (10 * NS_PER_SEC)  /* rate limit for repeated warnings */
+#define IDLE_WAIT_NS     (1 * NS_PER_SEC)   /* longest sleep, queue empty */
+#define WARN_EVERY_NS    (10 * NS_PER_SEC)  /* rate limit, repeated warnings */
 
 /* After delivering a batch that was not full, wait this long before taking
  * the next one, so that batches fill up under load: taking records as soon

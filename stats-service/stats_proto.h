@@ -27,7 +27,8 @@ long long stats_batch_sender_wire_len(const uint8_t *data, size_t len);
 /* Fill *resp (already initialised with STATS__STATS_RESPONSE__INIT) from a
  * snapshot. The repeated field is allocated in one block; release it with
  * stats_response_release(). */
-void stats_response_fill(Stats__StatsResponse *resp, const stats_snapshot *snap);
+void stats_response_fill(Stats__StatsResponse *resp,
+                         const stats_snapshot *snap);
 void stats_response_release(Stats__StatsResponse *resp);
 
 #endif

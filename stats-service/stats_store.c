@@ -91,7 +91,8 @@ static void entry_add(stats_store *s, entry *e, const stats_record *r,
     e->count = sat_add(e->count, times);
     e->sum_ns += (u128)(uint64_t)r->duration_ns * times;
     if (r->cache == STATS_CACHE_HIT) e->hits = sat_add(e->hits, times);
-    else if (r->cache == STATS_CACHE_MISS) e->misses = sat_add(e->misses, times);
+    else if (r->cache == STATS_CACHE_MISS)
+        e->misses = sat_add(e->misses, times);
     s->total = sat_add(s->total, times);
     s->version++;
 }

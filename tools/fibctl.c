@@ -31,13 +31,21 @@ static const char *tls_name = NULL;
 
 static const flag_def defs[] = {
     {"target", FLAG_STRING, &target, 0, 0, NULL,
-     "HOST:PORT to call; empty: " FIB_TARGET ", or " STATS_TARGET " for stats, record, batch"},
-    {"timeout", FLAG_DURATION, &timeout_ns, 1, 3600000000000LL, NULL, "deadline of the call"},
-    {"request-id", FLAG_STRING, &request_id, 0, 0, NULL, "x-request-id metadata to send"},
-    {"tls-ca", FLAG_STRING, &tls.ca, 0, 0, NULL, "PEM CA: call over TLS, verifying the server with it"},
-    {"tls-cert", FLAG_STRING, &tls.cert, 0, 0, NULL, "PEM client certificate to present (with --tls-ca)"},
-    {"tls-key", FLAG_STRING, &tls.key, 0, 0, NULL, "PEM private key of --tls-cert"},
-    {"tls-name", FLAG_STRING, &tls_name, 0, 0, NULL, "the name the server's certificate must carry (default: the target's host)"},
+     "HOST:PORT to call; empty: " FIB_TARGET ", or " STATS_TARGET
+     " for stats, record, batch"},
+    {"timeout", FLAG_DURATION, &timeout_ns, 1, 3600000000000LL, NULL,
+     "deadline of the call"},
+    {"request-id", FLAG_STRING, &request_id, 0, 0, NULL,
+     "x-request-id metadata to send"},
+    {"tls-ca", FLAG_STRING, &tls.ca, 0, 0, NULL,
+     "PEM CA: call over TLS, verifying the server with it"},
+    {"tls-cert", FLAG_STRING, &tls.cert, 0, 0, NULL,
+     "PEM client certificate to present (with --tls-ca)"},
+    {"tls-key", FLAG_STRING, &tls.key, 0, 0, NULL,
+     "PEM private key of --tls-cert"},
+    {"tls-name", FLAG_STRING, &tls_name, 0, 0, NULL,
+     "the name the server's certificate must carry (default: the target's "
+     "host)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -47,11 +55,14 @@ static const char *summary =
     "  getfib N [--exact]                 fibonacci.Fibonacci/GetFib\n"
     "  stats                              stats.Stats/GetStats\n"
     "  record N DURATION_NS               stats.Stats/RecordNo\n"
-    "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch (CACHE: hit, miss, bypass)\n"
+    "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch\n"
+    "                                     (CACHE: hit, miss, bypass)\n"
     "  health [SERVICE]                   grpc.health.v1.Health/Check\n"
-    "  raw METHOD HEXBYTES|none           any method, raw request and reply bytes;\n"
-    "                                     none: half-close without a message\n\n"
-    "Exit status: 0 OK, 1 gRPC error ({\"code\":..,\"message\":..}), 2 usage error.";
+    "  raw METHOD HEXBYTES|none           any method, raw request and reply\n"
+    "                                     bytes; none: half-close without a\n"
+    "                                     message\n\n"
+    "Exit status: 0 OK, 1 gRPC error ({\"code\":..,\"message\":..}),\n"
+    "2 usage error.";
 
 static grpc_channel *channel;
 
@@ -63,12 +74,14 @@ static void usage_error(const char *fmt, const char *arg) {
 }
 
 /* A decimal integer in [lo, hi], or a usage error naming `what`. */
-static long long parse_int(const char *s, long long lo, long long hi, const char *what) {
+static long long parse_int(const char *s, long long lo, long long hi,
+                           const char *what) {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (*s == '\0' || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
-        fprintf(stderr, "fibctl: %s: '%s' is not an integer in %lld..%lld\n", what, s, lo, hi);
+        fprintf(stderr, "fibctl: %s: '%s' is not an integer in %lld..%lld\n",
+                what, s, lo, hi);
         exit(2);
     }
     return v;
@@ -79,7 +92,8 @@ static uint64_t parse_u64(const char *s, const char *what) {
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (*s == '\0' || *s == '-' || *end != '\0' || errno == ERANGE) {
-        fprintf(stderr, "fibctl: %s: '%s' is not an unsigned integer\n", what, s);
+        fprintf(stderr, "fibctl: %s: '%s' is not an unsigned integer\n", what,
+                s);
         exit(2);
     }
     return v;
@@ -99,7 +113,8 @@ static void fail(rpc_result r) {
 static ProtobufCMessage *call(const char *method, const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *desc) {
     ProtobufCMessage *reply = NULL;
-    rpc_result r = rpc_client_call(channel, method, req, desc, &reply, timeout_ns, request_id);
+    rpc_result r = rpc_client_call(channel, method, req, desc, &reply,
+                                   timeout_ns, request_id);
     if (r.status != GRPC_STATUS_OK) {
         fail(r);
     }
@@ -131,7 +146,8 @@ static void cmd_getfib(int argc, char **argv) {
     if (n == NULL) usage_error("getfib needs N%s", "");
     req.n = (int32_t)parse_int(n, INT32_MIN, INT32_MAX, "N");
     Fibonacci__FibonacciResponse *res = (Fibonacci__FibonacciResponse *)call(
-        "/fibonacci.Fibonacci/GetFib", &req.base, &fibonacci__fibonacci_response__descriptor);
+        "/fibonacci.Fibonacci/GetFib", &req.base,
+        &fibonacci__fibonacci_response__descriptor);
     const char *sep = "";
     printf("{");
     if (res->x != 0) {
@@ -153,18 +169,19 @@ static void cmd_stats(int argc, char **argv) {
     Stats__StatsResponse *res = (Stats__StatsResponse *)call(
         "/stats.Stats/GetStats", &req.base, &stats__stats_response__descriptor);
     printf("{\"total_requests\":%" PRId32 ",\"total_requests64\":%" PRIu64
-           ",\"fibonacci_stats\":[", res->total_requests, res->total_requests64);
+           ",\"fibonacci_stats\":[",
+           res->total_requests, res->total_requests64);
     for (size_t i = 0; i < res->n_fibonacci_stats; i++) {
         const Stats__FibonacciStat *f = res->fibonacci_stats[i];
-        printf("%s{\"n\":%" PRId32 ",\"request_count\":%" PRId32 ",\"average_time_ms\":",
+        printf("%s{\"n\":%" PRId32 ",\"request_count\":%" PRId32
+               ",\"average_time_ms\":",
                i ? "," : "", f->n, f->request_count);
         print_double(f->average_time_ms);
         printf(",\"request_count64\":%" PRIu64 ",\"min_duration_ns\":%" PRId64
                ",\"max_duration_ns\":%" PRId64 ",\"total_duration_ns\":%" PRIu64
                ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64 "}",
-               f->request_count64,
-               f->min_duration_ns, f->max_duration_ns, f->total_duration_ns, f->cache_hits,
-               f->cache_misses);
+               f->request_count64, f->min_duration_ns, f->max_duration_ns,
+               f->total_duration_ns, f->cache_hits, f->cache_misses);
     }
     printf("]}\n");
     protobuf_c_message_free_unpacked(&res->base, NULL);
@@ -175,8 +192,9 @@ static void cmd_record(int argc, char **argv) {
     Stats__RecordRequest req = STATS__RECORD_REQUEST__INIT;
     req.n = (int32_t)parse_int(argv[0], INT32_MIN, INT32_MAX, "N");
     req.duration = parse_int(argv[1], INT64_MIN, INT64_MAX, "DURATION_NS");
-    Stats__RecordResponse *res = (Stats__RecordResponse *)call(
-        "/stats.Stats/RecordNo", &req.base, &stats__record_response__descriptor);
+    Stats__RecordResponse *res =
+        (Stats__RecordResponse *)call("/stats.Stats/RecordNo", &req.base,
+                                      &stats__record_response__descriptor);
     printf("{\"success\":%s}\n", res->success ? "true" : "false");
     protobuf_c_message_free_unpacked(&res->base, NULL);
 }
@@ -200,7 +218,8 @@ static void cmd_batch(int argc, char **argv) {
     Stats__RecordRequest *recs = xcalloc(cap, sizeof(*recs));
     req.records = xcalloc(cap, sizeof(*req.records));
     char *save = NULL;
-    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    for (char *item = strtok_r(list, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
         Stats__RecordRequest *r = &recs[req.n_records];
         *r = (Stats__RecordRequest)STATS__RECORD_REQUEST__INIT;
         char *dur = strchr(item, ':');
@@ -216,9 +235,11 @@ static void cmd_batch(int argc, char **argv) {
         req.records[req.n_records++] = r;
     }
     Stats__RecordBatchResponse *res = (Stats__RecordBatchResponse *)call(
-        "/stats.Stats/RecordBatch", &req.base, &stats__record_batch_response__descriptor);
+        "/stats.Stats/RecordBatch", &req.base,
+        &stats__record_batch_response__descriptor);
     printf("{\"success\":%s,\"duplicate\":%s,\"recorded\":%" PRIu32 "}\n",
-           res->success ? "true" : "false", res->duplicate ? "true" : "false", res->recorded);
+           res->success ? "true" : "false", res->duplicate ? "true" : "false",
+           res->recorded);
     protobuf_c_message_free_unpacked(&res->base, NULL);
     free(req.records);
     free(recs);
@@ -227,13 +248,16 @@ static void cmd_batch(int argc, char **argv) {
 
 static void cmd_health(int argc, char **argv) {
     if (argc > 1) usage_error("health takes at most one SERVICE%s", "");
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     if (argc == 1) req.service = argv[0];
-    Grpc__Health__V1__HealthCheckResponse *res = (Grpc__Health__V1__HealthCheckResponse *)call(
-        "/grpc.health.v1.Health/Check", &req.base,
-        &grpc__health__v1__health_check_response__descriptor);
+    Grpc__Health__V1__HealthCheckResponse *res =
+        (Grpc__Health__V1__HealthCheckResponse *)call(
+            "/grpc.health.v1.Health/Check", &req.base,
+            &grpc__health__v1__health_check_response__descriptor);
     const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-        &grpc__health__v1__health_check_response__serving_status__descriptor, res->status);
+        &grpc__health__v1__health_check_response__serving_status__descriptor,
+        res->status);
     printf("{\"status\":\"%s\"}\n", v ? v->name : "UNKNOWN");
     protobuf_c_message_free_unpacked(&res->base, NULL);
 }
@@ -253,13 +277,15 @@ static void cmd_raw(int argc, char **argv) {
     uint8_t *in = xmalloc(hlen / 2 + 1);
     for (size_t i = 0; i < hlen / 2; i++) {
         int hi = hexval(argv[1][2 * i]), lo = hexval(argv[1][2 * i + 1]);
-        if (hi < 0 || lo < 0) usage_error("raw: HEXBYTES '%s' is not hex", argv[1]);
+        if (hi < 0 || lo < 0)
+            usage_error("raw: HEXBYTES '%s' is not hex", argv[1]);
         in[i] = (uint8_t)(hi << 4 | lo);
     }
     uint8_t *out;
     size_t out_len;
-    rpc_result r = rpc_client_call_raw(channel, argv[0], none ? NULL : in, hlen / 2, &out, &out_len,
-                                       timeout_ns, request_id);
+    rpc_result r = rpc_client_call_raw(channel, argv[0], none ? NULL : in,
+                                       hlen / 2, &out, &out_len, timeout_ns,
+                                       request_id);
     free(in);
     if (r.status != GRPC_STATUS_OK) {
         fail(r);
@@ -304,11 +330,14 @@ int main(int argc, char **argv) {
         rpc_tls_pem pem;
         char err[512];
         bool secure = tls.ca && *tls.ca;
-        if (rpc_tls_enabled(&tls) && !secure) usage_error("--tls-cert and --tls-key need --tls-ca%s", "");
-        if (secure && rpc_tls_load(&tls, &pem, NULL, err, sizeof(err)) != 0) usage_error("%s", err);
+        if (rpc_tls_enabled(&tls) && !secure)
+            usage_error("--tls-cert and --tls-key need --tls-ca%s", "");
+        if (secure && rpc_tls_load(&tls, &pem, NULL, err, sizeof(err)) != 0)
+            usage_error("%s", err);
         grpc_init();
-        channel = rpc_client_channel_tls(target[0] ? target : commands[i].default_target,
-                                         secure ? &pem : NULL, tls_name);
+        channel = rpc_client_channel_tls(
+            target[0] ? target : commands[i].default_target,
+            secure ? &pem : NULL, tls_name);
         if (secure) rpc_tls_pem_free(&pem);
         commands[i].fn(argc - cmd - 1, argv + cmd + 1);
         grpc_channel_destroy(channel);
