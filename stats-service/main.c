@@ -131,20 +131,15 @@ static void reload_tls(void *srv) {
 }
 
 int main(int argc, char **argv) {
-    stats_store *store;
-    stats_rpc *handlers;
-    rpc_server *srv;
     options o;
-    int rc;
-
     signals_block();
-    rc = parse_options(argc, argv, &o);
+    int rc = parse_options(argc, argv, &o);
     if (rc >= 0) return rc;
     log_init(PROG, o.log_level);
     tune_malloc();
 
-    store = stats_store_create(STATS_MAX_SENDERS);
-    handlers = stats_rpc_create(store);
+    stats_store *store = stats_store_create(STATS_MAX_SENDERS);
+    stats_rpc *handlers = stats_rpc_create(store);
     if (o.record_allow &&
         stats_rpc_set_record_allow(handlers, o.record_allow) != 0) {
         fprintf(stderr, "%s: --record-allow: '%s' names nobody\n", PROG,
@@ -154,7 +149,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     grpc_init();
-    srv = rpc_server_create(o.listen, (int)o.threads);
+    rpc_server *srv = rpc_server_create(o.listen, (int)o.threads);
     stats_rpc_register(handlers, srv);
     if (rpc_server_configure(srv, &o.server) != 0 ||
         rpc_server_start(srv) != 0) {

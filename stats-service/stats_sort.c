@@ -16,16 +16,14 @@
  * Returns 0 when every key has the same byte there (nothing moved). */
 static int radix_pass(const uint64_t *src, uint64_t *dst, size_t len,
                       unsigned shift) {
-    size_t count[256] = {0}, pos[256], i, sum = 0;
-    unsigned b;
-
-    for (i = 0; i < len; i++) count[(src[i] >> shift) & 0xff]++;
-    for (b = 0; b < 256; b++) {
+    size_t count[256] = {0}, pos[256], sum = 0;
+    for (size_t i = 0; i < len; i++) count[(src[i] >> shift) & 0xff]++;
+    for (unsigned b = 0; b < 256; b++) {
         if (count[b] == len) return 0;
         pos[b] = sum;
         sum += count[b];
     }
-    for (i = 0; i < len; i++) dst[pos[(src[i] >> shift) & 0xff]++] = src[i];
+    for (size_t i = 0; i < len; i++) dst[pos[(src[i] >> shift) & 0xff]++] = src[i];
     return 1;
 }
 

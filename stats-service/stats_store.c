@@ -145,10 +145,8 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
 }
 
 size_t stats_store_senders(stats_store *s) {
-    size_t count;
-
     pthread_mutex_lock(&s->lock);
-    count = stats_peers_count(s->senders);
+    size_t count = stats_peers_count(s->senders);
     pthread_mutex_unlock(&s->lock);
     return count;
 }
@@ -181,10 +179,8 @@ void stats_store_snapshot(stats_store *s, stats_snapshot *out) {
 }
 
 uint64_t stats_store_version(stats_store *s) {
-    uint64_t v;
-
     pthread_mutex_lock(&s->lock);
-    v = s->version;
+    uint64_t v = s->version;
     pthread_mutex_unlock(&s->lock);
     return v;
 }

@@ -76,10 +76,8 @@ stats_view *stats_views_get(stats_views *vs, stats_store *store) {
 }
 
 void stats_view_release(stats_views *vs, stats_view *v) {
-    int left;
-
     pthread_mutex_lock(&vs->lock);
-    left = --v->refs;
+    int left = --v->refs;
     pthread_mutex_unlock(&vs->lock);
     if (left == 0) view_free(v);
 }
