@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 #include "rpc_bytes.h"
 #include "rpc_internal.h"
 
@@ -117,15 +118,46 @@ void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
     op->op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op->data.recv_close_on_server.cancelled = &c->cancelled;
     op++;
+    /* before the batch starts: a detached call's completion may reach its
+     * worker thread before grpc_call_start_batch() returns here */
+    c->state = CALL_FINISHING;
     grpc_call_error err =
         grpc_call_start_batch(c->call, ops, (size_t)(op - ops), c, NULL);
     if (msg) grpc_byte_buffer_destroy(msg);   /* the batch holds its own ref */
-    if (err == GRPC_CALL_OK) {
-        c->state = CALL_FINISHING;
-    } else {    /* no completion will come: the worker recycles the slot */
-        log_msg(LOG_ERROR, "rpc_batch_failed", "%s: grpc_call_start_batch: %d",
-                c->method_name, (int)err);
+    if (err == GRPC_CALL_OK) return;          /* c may be freed already */
+    c->state = CALL_WAITING;
+    /* no completion will come: the worker recycles the slot, and a
+     * detached call is over now */
+    log_msg(LOG_ERROR, "rpc_batch_failed", "%s: grpc_call_start_batch: %d",
+            c->method_name, (int)err);
+    if (c->detached) {
+        rpc_call_release(c);
+        rpc_call_detached_done(c);
     }
+}
+
+rpc_call *rpc_call_defer(rpc_call *c) {
+    rpc_call *d = xmalloc(sizeof(*d));
+    *d = *c;                /* the call, its metadata, payload and peer */
+    d->detached = true;
+    d->deferred = false;
+    if (c->method == NULL) d->method_name = d->generic_name;
+
+    /* the slot keeps nothing of it */
+    c->deferred = true;
+    c->call = NULL;
+    grpc_metadata_array_init(&c->md);
+    grpc_call_details_init(&c->details);
+    c->payload = NULL;
+    c->have_slice = false;
+    c->status_details = grpc_empty_slice();
+    c->peer = NULL;
+
+    rpc_server *s = c->worker->server;
+    pthread_mutex_lock(&s->lock);
+    s->ndeferred++;
+    pthread_mutex_unlock(&s->lock);
+    return d;
 }
 
 void rpc_call_reply(rpc_call *c, const ProtobufCMessage *reply) {

@@ -61,6 +61,9 @@ struct rpc_call {
     char                request_id[RPC_REQUEST_ID_MAX + 1];
     bool                has_request_id;
     const char         *method_name; /* the method's, or generic_name */
+    bool                deferred;   /* slot: its handler deferred the call */
+    bool                detached;   /* a call rpc_call_defer() moved out of
+                                       its slot, heap-allocated */
     char                generic_name[RPC_METHOD_NAME_MAX];
 };
 
@@ -100,9 +103,10 @@ struct rpc_server {
     atomic_bool     stopping;       /* no new requests are posted */
     bool            started, shut_down;
     rpc_tag_kind    shutdown_tag;   /* TAG_SHUTDOWN */
-    pthread_mutex_t lock;           /* guards shutdown_done only */
+    pthread_mutex_t lock;           /* guards shutdown_done, ndeferred */
     pthread_cond_t  cond;
     bool            shutdown_done;
+    size_t          ndeferred;      /* detached calls not yet finished */
 };
 
 /* rpc_server_tls.c: the credentials to listen with (TLS or plaintext), and
@@ -113,5 +117,10 @@ void rpc_server_tls_free(rpc_server_tls *t);
 /* rpc_call.c: finish a call with one batch; `msg` may be NULL. */
 void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
                    grpc_byte_buffer *msg);
+
+/* rpc_server.c: release a call's gRPC resources, and free a detached call
+ * once it is over. */
+void rpc_call_release(rpc_call *c);
+void rpc_call_detached_done(rpc_call *c);
 
 #endif

@@ -104,7 +104,7 @@ static void call_request(rpc_call *c) {
 }
 
 /* Release everything the last call held. */
-static void call_release(rpc_call *c) {
+void rpc_call_release(rpc_call *c) {
     if (c->call) grpc_call_unref(c->call);
     c->call = NULL;
     grpc_metadata_array_destroy(&c->md);
@@ -159,15 +159,28 @@ static void call_serve(rpc_call *c) {
         rpc_call_fail(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method %s",
                       c->generic_name);
     }
-    if (!c->answered) {
+    if (!c->answered && !c->deferred) {
         log_msg(LOG_ERROR, "rpc_no_reply", "handler for %s did not answer",
                 c->method_name);
         rpc_call_fail(c, GRPC_STATUS_INTERNAL, "handler did not answer");
     }
-    if (c->state != CALL_FINISHING) {   /* the reply batch could not start */
-        call_release(c);
+    if (c->deferred) {          /* the call lives on, detached: reuse */
+        c->deferred = false;
+        c->answered = false;
+        c->has_request_id = false;
+        call_request(c);
+    } else if (c->state != CALL_FINISHING) {  /* the reply could not start */
+        rpc_call_release(c);
         call_request(c);
     }
+}
+
+void rpc_call_detached_done(rpc_call *c) {
+    rpc_server *s = c->worker->server;
+    free(c);
+    pthread_mutex_lock(&s->lock);
+    if (--s->ndeferred == 0) pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void call_event(rpc_call *c, bool ok) {
@@ -176,13 +189,14 @@ static void call_event(rpc_call *c, bool ok) {
         if (ok) {
             call_serve(c);
         } else {                 /* request cancelled: the server is stopping */
-            call_release(c);
+            rpc_call_release(c);
             c->state = CALL_IDLE;
         }
         break;
     case CALL_FINISHING:
-        call_release(c);
-        call_request(c);
+        rpc_call_release(c);
+        if (c->detached) rpc_call_detached_done(c);
+        else call_request(c);
         break;
     case CALL_IDLE:
         break;
@@ -369,6 +383,10 @@ void rpc_server_shutdown(rpc_server *s, int64_t timeout_ns) {
         grpc_server_cancel_all_calls(s->server);
         wait_shutdown(s, INT64_MAX);
     }
+    /* deferred calls answer on the workers' queues: keep them until then */
+    pthread_mutex_lock(&s->lock);
+    while (s->ndeferred > 0) pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
     grpc_server_destroy(s->server);
     s->server = NULL;
     for (int i = 0; i < s->nthreads; i++)
@@ -385,7 +403,7 @@ void rpc_server_destroy(rpc_server *s) {
     rpc_server_shutdown(s, 0);
     for (int i = 0; s->workers && i < s->nthreads; i++) {
         rpc_worker *w = &s->workers[i];
-        for (size_t k = 0; k < w->ncalls; k++) call_release(&w->calls[k]);
+        for (size_t k = 0; k < w->ncalls; k++) rpc_call_release(&w->calls[k]);
         free(w->calls);
     }
     free(s->workers);

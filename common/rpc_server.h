@@ -11,8 +11,10 @@
  * running, NOT_SERVING once shutdown has begun; the service name "" or one
  * passed to rpc_server_add_service() is known, any other is NOT_FOUND.
  *
- * Handlers run synchronously on a server thread and must finish the call
- * with exactly one rpc_call_reply() or rpc_call_fail() before returning. */
+ * Handlers run synchronously on a server thread and must either finish the
+ * call with exactly one rpc_call_reply() or rpc_call_fail() before
+ * returning, or hand it off with rpc_call_defer() and finish it later,
+ * from any thread, so that slow work never holds a server thread. */
 #ifndef COMMON_RPC_SERVER_H
 #define COMMON_RPC_SERVER_H
 
@@ -108,5 +110,13 @@ void rpc_call_reply_packed(rpc_call *c, grpc_slice packed);
 /* Answer with a non-OK status and a message (printf format). */
 void rpc_call_fail(rpc_call *c, grpc_status_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Inside a handler: take the call out of the server thread's hands. The
+ * handler returns without answering, and the call returned here (the
+ * accessors above work on it) must be answered exactly once later, from
+ * any thread, with rpc_call_reply*() or rpc_call_fail(); it is freed when
+ * that answer has gone out. The server thread at once takes new calls.
+ * rpc_server_shutdown() waits for every deferred call to be answered. */
+rpc_call *rpc_call_defer(rpc_call *c);
 
 #endif
