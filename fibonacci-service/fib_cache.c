@@ -117,17 +117,23 @@ static void compute_entry(fib_cache *c, fib_entry *e) {
     pthread_mutex_unlock(&c->lock);
 }
 
+/* A ready entry was found: count the hit, move it to the front of the LRU
+ * list and take a reference for the caller. Lock held. */
+static void take_hit(fib_cache *c, fib_entry *e) {
+    c->stats.hits++;
+    DL_DELETE(c->lru, e);
+    DL_PREPEND(c->lru, e);
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+}
+
 fib_entry *fib_cache_get(fib_cache *c, unsigned long n,
                          fib_cache_result *result) {
     fib_entry *e;
 
     pthread_mutex_lock(&c->lock);
     HASH_FIND(hh, c->table, &n, sizeof(n), e);
-    if (e != NULL && e->ready) {            /* hit: move to the front */
-        c->stats.hits++;
-        DL_DELETE(c->lru, e);
-        DL_PREPEND(c->lru, e);
-        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    if (e != NULL && e->ready) {
+        take_hit(c, e);
         pthread_mutex_unlock(&c->lock);
         if (result != NULL) *result = FIB_CACHE_HIT;
         return e;
@@ -157,6 +163,17 @@ fib_entry *fib_cache_get(fib_cache *c, unsigned long n,
         entry_unref(e);
         return NULL;
     }
+    return e;
+}
+
+fib_entry *fib_cache_peek(fib_cache *c, unsigned long n) {
+    fib_entry *e;
+
+    pthread_mutex_lock(&c->lock);
+    HASH_FIND(hh, c->table, &n, sizeof(n), e);
+    if (e != NULL && e->ready) take_hit(c, e);
+    else e = NULL;
+    pthread_mutex_unlock(&c->lock);
     return e;
 }
 

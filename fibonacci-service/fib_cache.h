@@ -56,6 +56,11 @@ void fib_cache_destroy(fib_cache *c);
 fib_entry *fib_cache_get(fib_cache *c, unsigned long n,
                          fib_cache_result *result);
 
+/* F(n) if it is cached and ready, counted as a hit; NULL otherwise, without
+ * computing, waiting or counting anything. Cheap enough for a server
+ * thread; a NULL answer sends the caller to fib_cache_get() elsewhere. */
+fib_entry *fib_cache_peek(fib_cache *c, unsigned long n);
+
 /* The decimal value held by a reference, and its length. */
 const char *fib_entry_value(const fib_entry *e, size_t *len);
 

@@ -1,9 +1,11 @@
 /* fib_rpc.h - the /fibonacci.Fibonacci/GetFib handler: parses the request,
- * answers from the int64 table or the cache, logs at debug and queues a
- * stats record for every OK answer. */
+ * answers from the int64 table or the cache at once, or from the compute
+ * pool when F(n) must be computed; logs at debug and queues a stats record
+ * for every OK answer. */
 #ifndef FIB_RPC_H
 #define FIB_RPC_H
 
+#include "compute_pool.h"
 #include "fib_cache.h"
 #include "rpc_server.h"
 #include "stats_queue.h"
@@ -12,9 +14,11 @@
 #define FIB_SERVICE "fibonacci.Fibonacci"
 
 typedef struct {
-    fib_cache   *cache;
-    stats_queue *stats;     /* NULL: stats reporting is off */
-    int          max_n;     /* largest n answered */
+    fib_cache    *cache;
+    stats_queue  *stats;         /* NULL: stats reporting is off */
+    int           max_n;         /* largest n answered */
+    compute_pool *pool;          /* computes F(n) off the server threads */
+    size_t        compute_queue; /* the pool's queue size, for messages */
 } fib_rpc;
 
 /* rpc_handler for FIB_METHOD; `ud` is a fib_rpc. */

@@ -31,6 +31,8 @@ typedef struct {
     const char *stats;
     bool        stats_disable;
     long long   threads;
+    long long   compute_threads;
+    long long   compute_queue;
     long long   max_n;
     long long   cache_bytes;
     long long   stats_queue;
@@ -51,6 +53,10 @@ static int parse_flags(int argc, char **argv, config *cfg) {
           "do not report per-request stats" },
         { "threads", FLAG_INT, &cfg->threads, 1, 1024, NULL,
           "server threads (default: one per core)" },
+        { "compute-threads", FLAG_INT, &cfg->compute_threads, 1, 1024, NULL,
+          "threads computing F(n) for n > 92 (default: one per core)" },
+        { "compute-queue", FLAG_INT, &cfg->compute_queue, 1, 1000000, NULL,
+          "computations waiting for a thread; past it, RESOURCE_EXHAUSTED" },
         { "max-n", FLAG_INT, &cfg->max_n, 0, INT32_MAX, NULL,
           "largest n answered (big values take long to compute)" },
         { "cache-bytes", FLAG_SIZE, &cfg->cache_bytes, 0, INT64_MAX, NULL,
@@ -98,6 +104,8 @@ static void log_started(const config *cfg, int port) {
     log_str(&l, "listen", cfg->listen);
     log_int(&l, "port", port);
     log_int(&l, "threads", cfg->threads);
+    log_int(&l, "compute_threads", cfg->compute_threads);
+    log_int(&l, "compute_queue", cfg->compute_queue);
     log_int(&l, "max_n", cfg->max_n);
     log_int(&l, "cache_bytes", cfg->cache_bytes);
     log_str(&l, "stats", cfg->stats_disable ? NULL : cfg->stats);
@@ -139,6 +147,8 @@ int main(int argc, char **argv) {
         .listen = "127.0.0.1:5001",
         .stats = "127.0.0.1:5002",
         .threads = flags_ncpu(),
+        .compute_threads = flags_ncpu(),
+        .compute_queue = 1024,
         .max_n = 1000000,
         .cache_bytes = 64LL << 20,
         .stats_queue = 100000,
@@ -170,7 +180,11 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    fib_rpc rpc = { cache, queue, (int)cfg.max_n };
+    compute_pool *pool = compute_pool_start((int)cfg.compute_threads,
+                                            (size_t)cfg.compute_queue);
+    if (pool == NULL) return 1;
+    fib_rpc rpc = { cache, queue, (int)cfg.max_n, pool,
+                    (size_t)cfg.compute_queue };
 
     rpc_server *server = rpc_server_create(cfg.listen, (int)cfg.threads);
     rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
@@ -186,6 +200,7 @@ int main(int argc, char **argv) {
     int sig = signals_wait_hup(reload_tls, &reload);
     log_msg(LOG_INFO, "stopping", "signal %d: draining", sig);
     rpc_server_shutdown(server, cfg.drain_timeout);
+    compute_pool_stop(pool);    /* idle: the server waited for its calls */
     uint64_t left = 0;
     if (sender != NULL)
         left = stats_sender_stop(sender, clock_mono_ns() + cfg.drain_timeout);
