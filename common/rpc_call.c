@@ -142,6 +142,9 @@ rpc_call *rpc_call_defer(rpc_call *c) {
     d->detached = true;
     d->deferred = false;
     if (c->method == NULL) d->method_name = d->generic_name;
+    for (size_t i = 0; i < c->npeer_names; i++)     /* into d's own buffer */
+        d->peer_names[i] = d->peer_names_buf +
+                           (c->peer_names[i] - c->peer_names_buf);
 
     /* the slot keeps nothing of it */
     c->deferred = true;
@@ -152,6 +155,8 @@ rpc_call *rpc_call_defer(rpc_call *c) {
     c->have_slice = false;
     c->status_details = grpc_empty_slice();
     c->peer = NULL;
+    c->have_names = false;
+    c->npeer_names = 0;
 
     rpc_server *s = c->worker->server;
     pthread_mutex_lock(&s->lock);
