@@ -8,8 +8,6 @@ run_tests();
 __DATA__
 
 === TEST 1: n missing
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 --- request
@@ -26,8 +24,6 @@ Content-Type: application/json
 
 
 === TEST 2: n empty
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 --- request
@@ -42,8 +38,6 @@ GET /fib?n=
 
 
 === TEST 3: n not a number, not an integer, signed with +, padded
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 --- request eval
@@ -66,8 +60,6 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 
 
 === TEST 4: n negative
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 --- request eval
@@ -84,8 +76,6 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 
 
 === TEST 5: n beyond int32 is refused, not wrapped around
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 --- request eval
@@ -104,8 +94,6 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 
 
 === TEST 6: HEAD with a bad n answers 400 without a body
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 --- request
@@ -119,8 +107,6 @@ HEAD /fib?n=abc
 
 
 === TEST 7: the largest int32 is sent, and the service refuses it
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -135,8 +121,6 @@ GET /fib?n=2147483647
 
 
 === TEST 8: $fib_n holds the parsed n, not found when n is bad
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT;
@@ -155,8 +139,6 @@ location = /fib {
 
 
 === TEST 9: n is percent-decoded, as the original's Go gateway reads it
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request eval
@@ -173,8 +155,6 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 
 
 === TEST 10: the parameter name is matched exactly: N is not n
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; }
 --- request eval

@@ -16,8 +16,6 @@ run_tests();
 __DATA__
 
 === TEST 1: value is derived from x
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT; }
 --- request eval
@@ -31,8 +29,6 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT; }
 
 
 === TEST 2: x absent is 0
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT; }
 --- request
@@ -43,8 +39,6 @@ GET /fib?n=0
 
 
 === TEST 3: n > 92 refused with INVALID_ARGUMENT is 400 with its message
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT;
@@ -65,8 +59,6 @@ X-Fib-Status: INVALID_ARGUMENT
 
 === TEST 4: original stats: 64-bit counts from the 32-bit ones, no others
 The fields that server never sends are left out, not made up as zeros.
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT; }
 --- request

@@ -23,8 +23,6 @@ run_tests();
 __DATA__
 
 === TEST 1: 500 concurrent calls on one worker
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /many.html { ssi on; }
 location /slow/ { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT; }
@@ -42,8 +40,6 @@ $::Want
 
 
 === TEST 2: other locations answer while slow calls are in flight
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /many.html { ssi on; }
 location /slow/ { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT; }

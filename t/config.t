@@ -7,8 +7,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a target with no port
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass localhost; }
 --- must_die
@@ -18,8 +16,6 @@ qr/\[emerg\] .*invalid target "localhost" in "fib_pass": the port is missing .* 
 
 
 === TEST 2: a bad port
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:99999; }
 --- must_die
@@ -29,8 +25,6 @@ qr/\[emerg\] .*invalid target "127\.0\.0\.1:99999" in "fib_pass": the port is no
 
 
 === TEST 3: fib_pass twice in a location
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:1;
@@ -43,8 +37,6 @@ qr/\[emerg\] .*"fib_pass" directive is duplicate in \S*nginx\.conf:\d+/
 
 
 === TEST 4: fib_pass and fib_stats_pass in one location
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:1;
@@ -57,8 +49,6 @@ qr/\[emerg\] .*"fib_stats_pass" directive conflicts with another content handler
 
 
 === TEST 5: fib_pass is for locations only
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 fib_pass 127.0.0.1:1;
 --- must_die
@@ -68,8 +58,6 @@ qr/\[emerg\] .*"fib_pass" directive is not allowed here in \S*nginx\.conf:\d+/
 
 
 === TEST 6: fib_timeout that is not a time
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 fib_timeout soon;
 --- must_die
@@ -79,8 +67,6 @@ qr/\[emerg\] .*"fib_timeout" directive invalid value in \S*nginx\.conf:\d+/
 
 
 === TEST 7: fib_timeout 0
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:1;
@@ -93,8 +79,6 @@ qr/\[emerg\] .*"fib_timeout" must be greater than zero in \S*nginx\.conf:\d+/
 
 
 === TEST 8: fib_retries negative
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 fib_retries -1;
 --- must_die
@@ -104,8 +88,6 @@ qr/\[emerg\] .*"fib_retries" directive invalid number in \S*nginx\.conf:\d+/
 
 
 === TEST 9: fib_retries above 100
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 fib_retries 1000;
 --- must_die
@@ -115,8 +97,6 @@ qr/\[emerg\] .*value must be between 0 and 100 in \S*nginx\.conf:\d+/
 
 
 === TEST 10: fib_retry_backoff with a maximum below the base
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 fib_retry_backoff 2s 1s;
 --- must_die
@@ -126,8 +106,6 @@ qr/\[emerg\] .*invalid maximum delay "1s" in "fib_retry_backoff", it must be a t
 
 
 === TEST 11: fib_retry_backoff 0
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 fib_retry_backoff 0;
 --- must_die
@@ -137,8 +115,6 @@ qr/\[emerg\] .*invalid base delay "0" in "fib_retry_backoff" in \S*nginx\.conf:\
 
 
 === TEST 12: a target with spaces
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass "127.0.0.1:1 "; }
 --- must_die
@@ -148,8 +124,6 @@ qr/\[emerg\] .*invalid target "127\.0\.0\.1:1 " in "fib_pass": it contains space
 
 
 === TEST 13: a dns:/// URI target
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass dns:///127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -162,8 +136,6 @@ GET /fib?n=10
 
 
 === TEST 14: an ipv4: list is balanced round robin, skipping a dead address
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass ipv4:127.0.0.1:$TEST_NGINX_FIB_PORT,127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT;
@@ -178,8 +150,6 @@ location = /fib {
 
 
 === TEST 15: a unix: target
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass unix:/nonexistent/fib.sock; fib_retries 0; }
 --- request
@@ -191,8 +161,6 @@ GET /fib?n=10
 
 
 === TEST 16: settings inherited from http into a location
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- http_config
 fib_timeout 10s;
 fib_retries 2;

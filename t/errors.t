@@ -8,8 +8,6 @@ run_tests();
 __DATA__
 
 === TEST 1: INTERNAL is 502
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
@@ -31,8 +29,6 @@ fib: GetFib failed with INTERNAL "mock internal error" after 1 attempt
 
 
 === TEST 2: a reply that does not parse is 502, and INTERNAL in the variable
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
@@ -51,8 +47,6 @@ does not parse as FibonacciResponse
 
 
 === TEST 3: RESOURCE_EXHAUSTED is 502
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT; }
 --- request
@@ -66,8 +60,6 @@ GET /fib?n=5
 
 
 === TEST 4: OUT_OF_RANGE from the service is 400 with its message
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT; }
 --- request
@@ -82,8 +74,6 @@ GET /fib?n=6
 
 
 === TEST 5: n above the real service's maximum is 400 OUT_OF_RANGE
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -98,8 +88,6 @@ GET /fib?n=1000001
 
 
 === TEST 6: the errors backend answers other n like the original
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT; }
 --- request
@@ -112,8 +100,6 @@ GET /fib?n=10
 
 
 === TEST 7: GetStats failing with INTERNAL is 502 on /stats
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT; }
 --- request
@@ -128,8 +114,6 @@ fib: GetStats failed with INTERNAL
 
 === TEST 8: lines logged on completion name the request they are about
 Two subrequests (SSI) in flight at once: each failure is logged with its own.
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /page {
     default_type text/html;

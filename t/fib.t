@@ -8,8 +8,6 @@ run_tests();
 __DATA__
 
 === TEST 1: n=10
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -25,8 +23,6 @@ Content-Type: application/json
 
 
 === TEST 2: n=0 keeps x, which proto3 leaves off the wire
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -39,8 +35,6 @@ GET /fib?n=0
 
 
 === TEST 3: n=92, the largest F(n) that fits int64
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -53,8 +47,6 @@ GET /fib?n=92
 
 
 === TEST 4: n=93 has no x, only the exact value
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -67,8 +59,6 @@ GET /fib?n=93
 
 
 === TEST 5: n=100
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -81,8 +71,6 @@ GET /fib?n=100
 
 
 === TEST 6: n=10000, 2090 digits
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -95,8 +83,6 @@ GET /fib?n=10000
 
 
 === TEST 7: other query arguments are ignored
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -109,8 +95,6 @@ GET /fib?a=1&n=20&b=2
 
 
 === TEST 8: HEAD answers the headers of GET and no body
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -125,8 +109,6 @@ Content-Length: 28
 
 
 === TEST 9: POST is refused with 405 and Allow, the body discarded
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -144,8 +126,6 @@ Content-Type: application/json
 
 
 === TEST 10: DELETE is refused with 405
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
@@ -159,8 +139,6 @@ Allow: GET, HEAD
 
 
 === TEST 11: several locations share one target, one channel
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /a { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 location = /b { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }

@@ -8,8 +8,6 @@ run_tests();
 __DATA__
 
 === TEST 1: the flaky backend answers the third attempt
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT;
@@ -32,8 +30,6 @@ fib: attempt 2 of 4 failed with UNAVAILABLE
 
 
 === TEST 2: each request is a new x-request-id, so each needs 3 attempts
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT;
@@ -51,8 +47,6 @@ location = /fib {
 
 
 === TEST 3: a client X-Request-ID is passed on: the second request is clean
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT;
@@ -72,8 +66,6 @@ location = /fib {
 
 
 === TEST 4: fib_retries 1 gives up after two attempts with 503
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT;
@@ -94,8 +86,6 @@ fib: GetFib failed with UNAVAILABLE "mock: transient failure" after 2 attempts
 
 
 === TEST 5: fib_retries 0 makes one attempt
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
@@ -115,8 +105,6 @@ X-Fib-Attempts: 1
 
 
 === TEST 6: always UNAVAILABLE: 4 attempts, then 503
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
@@ -142,8 +130,6 @@ fib: GetFib failed with UNAVAILABLE "mock: unavailable" after 4 attempts
 
 
 === TEST 7: DEADLINE_EXCEEDED from the server is retried, then 504
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
@@ -164,8 +150,6 @@ fib: GetFib failed with DEADLINE_EXCEEDED "mock: deadline exceeded" after 4 atte
 
 
 === TEST 8: a backend that is down is 503 after the retries
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT;
@@ -186,8 +170,6 @@ after 4 attempts
 
 
 === TEST 9: no retry is scheduled past fib_timeout
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
@@ -208,8 +190,6 @@ X-Fib-Attempts: 1
 
 
 === TEST 10: non-transient failures are not retried
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;

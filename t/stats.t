@@ -12,8 +12,6 @@ run_tests();
 __DATA__
 
 === TEST 1: three requests for a fresh n, and two others
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request eval
@@ -27,8 +25,6 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 
 
 === TEST 2: /stats has them, sorted by n, with every field
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_STATS_PORT; }
 --- request
@@ -43,8 +39,6 @@ qr/^\{"total_requests":\d+,"fibonacci_stats":\[.*\{"n":10,.*\{"n":100,.*\{"n":$:
 
 
 === TEST 3: HEAD /stats
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_STATS_PORT; }
 --- request
@@ -58,8 +52,6 @@ Content-Type: application/json
 
 
 === TEST 4: POST /stats is 405
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_STATS_PORT; }
 --- request
@@ -73,8 +65,6 @@ Allow: GET, HEAD
 
 
 === TEST 5: GetStats is retried like GetFib
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats {
     fib_stats_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT;
@@ -94,8 +84,6 @@ fib: attempt 2 of 4 failed with UNAVAILABLE
 
 
 === TEST 6: the stats service down is 503
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats {
     fib_stats_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT;

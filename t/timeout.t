@@ -7,8 +7,6 @@ run_tests();
 __DATA__
 
 === TEST 1: the slow backend answers within the default 5s
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT;
@@ -26,8 +24,6 @@ X-Fib-Time: (0\.(19\d|[2-9]\d\d)|[1-4]\.\d\d\d)
 
 
 === TEST 2: a backend slower than fib_timeout is 504, not retried
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT;
@@ -51,8 +47,6 @@ fib: GetFib failed with DEADLINE_EXCEEDED
 
 
 === TEST 3: fib_timeout is inherited from the server level
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 fib_timeout 50ms;
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT; }
@@ -65,8 +59,6 @@ GET /fib?n=10
 
 
 === TEST 4: a client that goes away cancels the call
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT; }
 --- request
@@ -84,8 +76,6 @@ fib: request closed, cancelling its gRPC call
 
 
 === TEST 5: /stats has the same deadline
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats {
     fib_stats_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT;

@@ -8,8 +8,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a call that succeeds at once
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT;
@@ -25,8 +23,6 @@ X-Fib: n=10 status=OK attempts=1 time=\d+\.\d{3}
 
 
 === TEST 2: retries counted, backoff delays in the time
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT;
@@ -43,8 +39,6 @@ X-Fib: n=3 status=OK attempts=3 time=(0\.(1\d|[2-9]\d)\d|[1-9]\.\d\d\d)
 
 
 === TEST 3: the last status of a failed call
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
@@ -59,8 +53,6 @@ X-Fib: n=1 status=INTERNAL attempts=1
 
 
 === TEST 4: no call, nothing but n
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT;
@@ -75,8 +67,6 @@ X-Fib: n= status= attempts= time=
 
 
 === TEST 5: /stats has no n
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /stats {
     fib_stats_pass 127.0.0.1:$TEST_NGINX_STATS_PORT;
@@ -90,8 +80,6 @@ X-Fib: n= status=OK attempts=1
 
 
 === TEST 6: the variables in an access log format
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- http_config
 log_format fib '$request $status n=$fib_n grpc=$fib_grpc_status '
                'attempts=$fib_attempts time=$fib_upstream_time';

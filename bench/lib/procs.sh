@@ -52,26 +52,21 @@ free_ports() {   # count
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Wait until a started process answers on its port: `fibctl health` for
-# the daemons (a TCP connect when fibctl is not built), a TCP connect for
-# nginx. Fails, with the end of the process's log, if it exits or is slow.
+# shellcheck source=../../tools/wait-healthy.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/wait-healthy.sh"
+
+# Wait until a started process answers on its port: health SERVING for the
+# daemons (tools/wait-healthy.sh), a TCP connect for nginx. Fails, with
+# the end of the process's log, if it exits or is slow.
 wait_ready() {   # name port kind
-    local name=$1 port=$2 kind=$3 i
-    for ((i = 0; i < 100; i++)); do
-        if ! kill -0 "${PID[$name]}" 2>/dev/null; then
-            say "$name exited during start-up; its log:"
-            tail -n 20 "$RUN/$name.log" >&2
-            return 1
-        fi
-        if [[ $kind == grpc && -x $BIN/fibctl ]]; then
-            "$BIN/fibctl" --target "127.0.0.1:$port" --timeout 200ms health \
-                >/dev/null 2>&1 && return 0
-        elif port_open "$port"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    say "$name did not answer on port $port within 10 s; its log:"
+    local name=$1 port=$2 kind=$3 rc=0 fibctl=
+    [[ $kind == grpc ]] && fibctl=$BIN/fibctl
+    wait_healthy "$fibctl" "127.0.0.1:$port" "${PID[$name]}" 10 || rc=$?
+    case $rc in
+        0) return 0 ;;
+        1) say "$name exited during start-up; its log:" ;;
+        *) say "$name did not answer on port $port within 10 s; its log:" ;;
+    esac
     tail -n 20 "$RUN/$name.log" >&2
     return 1
 }
