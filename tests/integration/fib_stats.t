@@ -25,6 +25,18 @@ sub wait_total {
     return $j;
 }
 
+# Poll the daemon's log until a line with this event appears.
+sub wait_log {
+    my ($d, $event, $secs) = @_;
+    my $end = time + ($secs // 15);
+    while (time < $end) {
+        my ($line) = grep { $_->{event} eq $event } log_lines($d);
+        return $line if $line;
+        sleep 0.05;
+    }
+    return undef;
+}
+
 sub per_n {
     my ($j) = @_;
     return { map { $_->{n} => $_ } @{ $j->{fibonacci_stats} // [] } };
@@ -54,27 +66,29 @@ is($by->{1000}{cache_misses}, 1, 'n = 1000: one miss');
 is($by->{1000}{cache_hits}, 1, 'n = 1000: one hit');
 ok($by->{1000}{min_duration_ns} > 0, 'durations are reported');
 ok($by->{1000}{max_duration_ns} >= $by->{1000}{min_duration_ns}, 'max >= min');
-sleep 0.5;
+# stopping flushes the queue: once it has exited, nothing more can come
+is(stop($fib, 'TERM'), 0, 'fibonacci-service exits 0');
 (undef, $j) = fibctl($stats->{target}, 'stats');
 is($j->{total_requests64}, 5, 'nothing counted twice');
 
 # The stats-service dies; answers go on; records wait in the queue.
+$fib = start_fib(stats => $stats->{target});
+$t = $fib->{target};
 kill 'KILL', $stats->{pid};
 waitpid($stats->{pid}, 0);
 for (1 .. 4) {
     my ($rc, $r) = fibctl($t, 'getfib', 20);
     is($r->{x}, 6765, 'answers while the stats-service is down');
 }
-sleep 1.5;                                # let the sender fail and back off
+ok(wait_log($fib, 'stats_retry'), 'the sender fails and backs off');
 $stats = start_stats(listen => "127.0.0.1:$stats_port");
 $j = wait_total($stats->{target}, 4, 20);
 is($j->{total_requests64}, 4, 'records made during the outage delivered');
 is(per_n($j)->{20}{request_count64}, 4, 'all four for n = 20');
-sleep 0.5;
+is(stop($fib, 'TERM'), 0, 'fibonacci-service exits 0');
 (undef, $j) = fibctl($stats->{target}, 'stats');
 is($j->{total_requests64}, 4, 'and only once');
 
-is(stop($fib, 'TERM'), 0, 'fibonacci-service exits 0');
 my @lines = log_lines($fib);
 ok((grep { $_->{event} eq 'stats_retry' && $_->{level} eq 'warn' } @lines),
    'log: warned about retries');
@@ -114,10 +128,9 @@ stop($stats, 'TERM');
 $stats = start_stats();
 $fib = start_fib(stats => $stats->{target}, 'stats-disable' => 'true');
 fibctl($fib->{target}, 'getfib', 10) for 1 .. 3;
-sleep 0.5;
+is(stop($fib, 'TERM'), 0, '--stats-disable: exit 0');
 (undef, $j) = fibctl($stats->{target}, 'stats');
 is($j->{total_requests64} // 0, 0, '--stats-disable: nothing reported');
-is(stop($fib, 'TERM'), 0, '--stats-disable: exit 0');
 stop($stats, 'TERM');
 
 # An original stats-service answers RecordBatch with UNIMPLEMENTED: the
