@@ -7,6 +7,20 @@ no_shuffle();
 
 our $N = 20000 + int rand 10000;
 
+# Reports reach stats-service asynchronously: poll GetStats (with fibctl)
+# until n has $count requests, or 15 s have passed.
+sub wait_reported {
+    my ($n, $count) = @_;
+    my $fibctl = "$ENV{FIB_BIN_DIR}/fibctl";
+    my $end = time + 15;
+    while (time < $end) {
+        my $out = `'$fibctl' --target 127.0.0.1:$ENV{TEST_NGINX_STATS_PORT} stats`;
+        return if $out =~ /\{"n":$n,"request_count":$count,/;
+        select undef, undef, undef, 0.05;
+    }
+    warn "n=$n did not reach $count requests in stats-service\n";
+}
+
 run_tests();
 
 __DATA__
@@ -25,6 +39,8 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 
 
 === TEST 2: /stats has them, sorted by n, with every field
+--- init
+main::wait_reported($::N, 3);
 --- config
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_STATS_PORT; }
 --- request

@@ -29,6 +29,7 @@ package Test::Nginx::Socket;
 #               eval qr//), response_body_like, response_body_unlike,
 #               error_log, no_error_log (one pattern a line, or eval qr// or
 #               an array), grep_error_log + grep_error_log_out
+#   perl        init (code run once before the block's requests)
 #   Test::Base  ONLY, SKIP, LAST; no_check_leak and other sections of the
 #               real module are accepted and ignored
 #   environment TEST_NGINX_BINARY (else nginx in PATH or /usr/sbin),
@@ -223,6 +224,12 @@ sub run_block {
     sleep $S::Sleep;
 
 REQUEST:
+    # --- init: Perl code run once before the block's requests
+    if (defined(my $init = $block->init)) {
+        eval $init;
+        bail_out("$name - init failed: $@") if $@;
+    }
+
     $S::ErrLogPos = 0;
     for my $i (0 .. $RepeatEach - 1) {
         S::write_user_files($block, $rand_ports) if $i > 0;
