@@ -135,21 +135,48 @@ GET /fib?n=10
 
 
 
-=== TEST 14: an ipv4: list is balanced round robin, skipping a dead address
+=== TEST 14: an ipv4: list with a dead address: round robin skips it
+Every request is answered by the live address at the first attempt.
 --- config
 location = /fib {
-    fib_pass ipv4:127.0.0.1:$TEST_NGINX_FIB_PORT,127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT;
+    fib_pass ipv4:127.0.0.1:$TEST_NGINX_DOWN_PORT,127.0.0.1:$TEST_NGINX_FIB_PORT;
+    add_header X-Fib-Attempts $fib_attempts always;
 }
 --- request eval
-["GET /fib?n=93", "GET /fib?n=93", "GET /fib?n=93", "GET /fib?n=93"]
---- error_code_like eval
-[qr/^(200|400)$/, qr/^(200|400)$/, qr/^(200|400)$/, qr/^(200|400)$/]
+[map { "GET /fib?n=20" } 1 .. 6]
+--- error_code eval
+[map { 200 } 1 .. 6]
+--- response_headers eval
+[map { "X-Fib-Attempts: 1" } 1 .. 6]
+--- response_body eval
+[map { '{"n":20,"x":6765,"value":"6765"}' } 1 .. 6]
 --- no_error_log
+[warn]
 [error]
 
 
 
-=== TEST 15: a unix: target
+=== TEST 15: an ipv4: list of two live addresses is balanced round robin
+After a first call has connected both, four calls one after another
+alternate: both backends answer (ours with F(93), the original refusing 93).
+--- config
+location = /fib {
+    fib_pass ipv4:127.0.0.1:$TEST_NGINX_FIB_PORT,127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT;
+}
+location = /rr.html { ssi on; }
+--- user_files eval
+">>> rr.html\n" . ('<!--# include virtual="/fib?n=93" wait="yes" -->' x 4)
+--- request eval
+["GET /fib?n=93", "GET /rr.html"]
+--- error_code_like eval
+[qr/^(200|400)$/, qr/^200$/]
+--- response_body_like eval
+[qr/"(value|error)"/,
+ qr/^(?=.*"value":"12200160415121876738")(?=.*"error":"n too large \(max 92\)")/s]
+
+
+
+=== TEST 16: a unix: target
 --- config
 location = /fib { fib_pass unix:/nonexistent/fib.sock; fib_retries 0; }
 --- request
@@ -160,7 +187,7 @@ GET /fib?n=10
 
 
 
-=== TEST 16: settings inherited from http into a location
+=== TEST 17: settings inherited from http into a location
 --- http_config
 fib_timeout 10s;
 fib_retries 2;
