@@ -88,9 +88,11 @@ location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT;
     access_log logs/fib.log fib;
 }
---- request
-GET /fib?n=12
---- response_body chomp
-{"n":12,"x":144,"value":"144"}
+location = /fib.log { alias logs/fib.log; }
+--- request eval
+["GET /fib?n=12", "GET /fib.log"]
+--- response_body_like eval
+[qr/^\{"n":12,"x":144,"value":"144"\}$/,
+ qr{GET /fib\?n=12 HTTP/1\.1 200 n=12 grpc=OK attempts=1 time=\d+\.\d{3}\n$}]
 --- no_error_log
 [error]
