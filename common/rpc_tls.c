@@ -41,7 +41,7 @@ static char *read_file(const char *path, char *err, size_t cap) {
         snprintf(err, cap, "cannot read \"%s\": %s", path,
                  ferror(fp) ? strerror(errno)
                             : len == 0 ? "the file is empty" : "too large");
-        OPENSSL_cleanse(buf, len > PEM_MAX ? PEM_MAX : len);
+        OPENSSL_cleanse(buf, len > PEM_MAX ? PEM_MAX + 1 : len);
         free(buf);
         fclose(fp);
         return NULL;
@@ -70,72 +70,89 @@ static void describe(X509 *x, rpc_tls_cert_info *info) {
     if (end && ASN1_TIME_to_tm(end, &tm) == 1) info->not_after = timegm(&tm);
 }
 
-/* Check what was read; 0 or -1 with err. */
-static int check(const rpc_tls_files *f, const rpc_tls_pem *p,
-                 rpc_tls_cert_info *info, char *err, size_t cap) {
+static EVP_PKEY *parse_key(const char *pem) {
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+
+    BIO_free(bio);
+    return k;
+}
+
+char *rpc_tls_read(const char *path, rpc_tls_kind kind, char *err,
+                   size_t cap) {
+    char *pem = read_file(path, err, cap);
     X509 *x = NULL;
     EVP_PKEY *k = NULL;
-    BIO *bio;
-    int rc = -1;
 
-    if (p->cert && (x = first_cert(p->cert)) == NULL) {
-        snprintf(err, cap, "\"%s\" holds no PEM certificate", f->cert);
-        goto out;
+    if (pem == NULL) return NULL;
+    if (kind == RPC_TLS_CERT && (x = first_cert(pem)) == NULL) {
+        snprintf(err, cap, "\"%s\" holds no PEM certificate", path);
+    } else if (kind == RPC_TLS_KEY && (k = parse_key(pem)) == NULL) {
+        snprintf(err, cap, "\"%s\" holds no PEM private key (or it is "
+                 "encrypted)", path);
     }
-    if (p->key) {
-        bio = BIO_new_mem_buf(p->key, -1);
-        k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-        if (k == NULL) {
-            snprintf(err, cap, "\"%s\" holds no PEM private key (or it is "
-                     "encrypted)", f->key);
-            goto out;
-        }
+    ERR_clear_error();
+    if (x == NULL && k == NULL) {
+        rpc_tls_wipe(pem);
+        return NULL;
     }
-    if ((x == NULL) != (k == NULL)) {
-        snprintf(err, cap, "a certificate needs its key and a key its "
-                 "certificate: give both");
-        goto out;
-    }
-    if (x && X509_check_private_key(x, k) != 1) {
-        snprintf(err, cap, "the key in \"%s\" does not belong to the "
-                 "certificate in \"%s\"", f->key, f->cert);
-        goto out;
-    }
-    if (p->ca) {
-        X509 *ca = first_cert(p->ca);
-        if (ca == NULL) {
-            snprintf(err, cap, "\"%s\" holds no PEM certificate", f->ca);
-            goto out;
-        }
-        X509_free(ca);
-    }
-    if (x && info) describe(x, info);
-    rc = 0;
-out:
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return pem;
+}
+
+bool rpc_tls_key_matches(const char *cert, const char *key) {
+    X509 *x = first_cert(cert);
+    EVP_PKEY *k = parse_key(key);
+    bool ok = x && k && X509_check_private_key(x, k) == 1;
+
     ERR_clear_error();
     X509_free(x);
     EVP_PKEY_free(k);
-    return rc;
+    return ok;
+}
+
+void rpc_tls_wipe(char *p) {
+    if (p == NULL) return;
+    OPENSSL_cleanse(p, strlen(p));
+    free(p);
 }
 
 int rpc_tls_load(const rpc_tls_files *f, rpc_tls_pem *out,
                  rpc_tls_cert_info *info, char *err, size_t cap) {
+    X509 *x;
+
     memset(out, 0, sizeof(*out));
     if (info) memset(info, 0, sizeof(*info));
-    if ((given(f->cert) && !(out->cert = read_file(f->cert, err, cap))) ||
-        (given(f->key) && !(out->key = read_file(f->key, err, cap))) ||
-        (given(f->ca) && !(out->ca = read_file(f->ca, err, cap))) ||
-        check(f, out, info, err, cap) != 0) {
-        rpc_tls_pem_free(out);
-        return -1;
+    if ((given(f->cert) &&
+         !(out->cert = rpc_tls_read(f->cert, RPC_TLS_CERT, err, cap))) ||
+        (given(f->key) &&
+         !(out->key = rpc_tls_read(f->key, RPC_TLS_KEY, err, cap))) ||
+        (given(f->ca) &&
+         !(out->ca = rpc_tls_read(f->ca, RPC_TLS_CERT, err, cap))))
+        goto fail;
+    if ((out->cert == NULL) != (out->key == NULL)) {
+        snprintf(err, cap, "a certificate needs its key and a key its "
+                 "certificate: give both");
+        goto fail;
+    }
+    if (out->cert && !rpc_tls_key_matches(out->cert, out->key)) {
+        snprintf(err, cap, "the key in \"%s\" does not belong to the "
+                 "certificate in \"%s\"", f->key, f->cert);
+        goto fail;
+    }
+    if (out->cert && info && (x = first_cert(out->cert)) != NULL) {
+        describe(x, info);
+        X509_free(x);
     }
     return 0;
+fail:
+    rpc_tls_pem_free(out);
+    return -1;
 }
 
 void rpc_tls_pem_free(rpc_tls_pem *p) {
-    if (p->key) OPENSSL_cleanse(p->key, strlen(p->key));
-    free(p->key);
+    rpc_tls_wipe(p->key);
     free(p->cert);
     free(p->ca);
     memset(p, 0, sizeof(*p));

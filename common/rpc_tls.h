@@ -46,6 +46,23 @@ bool rpc_tls_enabled(const rpc_tls_files *f);
 int rpc_tls_load(const rpc_tls_files *f, rpc_tls_pem *out,
                  rpc_tls_cert_info *info, char *err, size_t cap);
 
+typedef enum {
+    RPC_TLS_CERT,       /* one or more certificates (a chain, or CAs) */
+    RPC_TLS_KEY         /* an unencrypted private key */
+} rpc_tls_kind;
+
+/* Read one file and check that it holds what `kind` says. Returns its
+ * malloc'd NUL-terminated contents (free a key with rpc_tls_wipe()), or
+ * NULL with `err` naming the file and what is wrong. */
+char *rpc_tls_read(const char *path, rpc_tls_kind kind, char *err,
+                   size_t cap);
+
+/* True when the key (PEM) belongs to the certificate (PEM). */
+bool rpc_tls_key_matches(const char *cert, const char *key);
+
+/* Wipe and free a buffer that held a key. */
+void rpc_tls_wipe(char *p);
+
 /* Free the contents; the key is wiped first. */
 void rpc_tls_pem_free(rpc_tls_pem *p);
 
