@@ -66,7 +66,7 @@ ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        flcf->channel = ngx_http_fib_channel_get(&flcf->target,
+        flcf->channel = ngx_http_fib_channel_get(&flcf->target, &flcf->ssl,
                                                  r->connection->log);
         if (flcf->channel == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -429,6 +429,14 @@ ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx, grpc_status_code status)
         return NGX_DECLINED;
     }
 
+    if (status == GRPC_STATUS_UNAVAILABLE
+        && ngx_http_fib_channel_ssl(flcf->channel)
+        && ngx_http_fib_ssl_failed(ctx->call->details))
+    {
+        ctx->ssl_failed = 1;
+        return NGX_DECLINED;
+    }
+
     if (ctx->attempts > flcf->retries || left <= 0) {
         return NGX_DECLINED;
     }
@@ -533,7 +541,10 @@ ngx_http_fib_call_failed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_str_t   message;
     ngx_uint_t  code, level;
 
-    code = ngx_http_fib_http_status(status);
+    /* a TLS handshake failure is the gateway's problem with the backend */
+
+    code = ctx->ssl_failed ? NGX_HTTP_BAD_GATEWAY
+                           : ngx_http_fib_http_status(status);
     level = (code == NGX_HTTP_BAD_REQUEST) ? NGX_LOG_INFO : NGX_LOG_ERR;
 
     ngx_log_error(level, r->connection->log, 0,

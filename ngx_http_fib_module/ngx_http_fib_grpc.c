@@ -14,6 +14,8 @@
 
 #include "ngx_http_fib_module.h"
 
+#include "../common/rpc_limits.h"
+
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
@@ -26,6 +28,8 @@ struct ngx_http_fib_channel_s {
     ngx_http_fib_channel_t    *next;
     grpc_channel              *channel;
     void                      *methods[NGX_HTTP_FIB_NMETHODS];
+    ngx_uint_t                 ssl;          /* grpcs:// */
+    uint32_t                   crc;          /* of its TLS settings */
     size_t                     len;
     u_char                     target[1];
 };
@@ -309,18 +313,24 @@ ngx_http_fib_grpc_event_handler(ngx_event_t *ev)
 
 
 ngx_http_fib_channel_t *
-ngx_http_fib_channel_get(ngx_str_t *target, ngx_log_t *log)
+ngx_http_fib_channel_get(ngx_str_t *target, ngx_http_fib_ssl_t *ssl,
+    ngx_log_t *log)
 {
-    sigset_t                 all, saved;
-    ngx_uint_t               i;
-    grpc_arg                 arg[5];
-    grpc_channel_args        args;
-    ngx_http_fib_channel_t  *ch;
+    sigset_t                   all, saved;
+    ngx_uint_t                 i, n;
+    grpc_arg                   arg[6 + RPC_LIMITS_NARGS];
+    rpc_limits                 limits = RPC_LIMITS_CLIENT;
+    grpc_channel_args          args;
+    ngx_http_fib_channel_t    *ch;
     grpc_channel_credentials  *creds;
+
+    /* locations share a channel only if their TLS settings are the same */
 
     for (ch = ngx_http_fib_rt.channels; ch; ch = ch->next) {
         if (ch->len == target->len
-            && ngx_strncmp(ch->target, target->data, target->len) == 0)
+            && ngx_strncmp(ch->target, target->data, target->len) == 0
+            && ch->ssl == (ngx_uint_t) ssl->enable
+            && ch->crc == ssl->crc)
         {
             return ch;
         }
@@ -334,6 +344,8 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_log_t *log)
     ch->len = target->len;
     ngx_memcpy(ch->target, target->data, target->len);
     ch->target[target->len] = '\0';
+    ch->ssl = ssl->enable;
+    ch->crc = ssl->crc;
 
     arg[0].type = GRPC_ARG_STRING;
     arg[0].key = GRPC_ARG_LB_POLICY_NAME;
@@ -349,25 +361,44 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_log_t *log)
     arg[2].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
     arg[2].value.integer = 1000;
 
-    arg[3].type = GRPC_ARG_INTEGER;
-    arg[3].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    arg[3].value.integer = 64 * 1024 * 1024;
-
     /* the module retries itself, with nginx timers: no retry filter */
 
-    arg[4].type = GRPC_ARG_INTEGER;
-    arg[4].key = GRPC_ARG_ENABLE_RETRIES;
-    arg[4].value.integer = 0;
+    arg[3].type = GRPC_ARG_INTEGER;
+    arg[3].key = GRPC_ARG_ENABLE_RETRIES;
+    arg[3].value.integer = 0;
 
-    args.num_args = 5;
+    n = 4;
+
+    if (ssl->enable && ssl->name.len) {
+        arg[n].type = GRPC_ARG_STRING;
+        arg[n].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+        arg[n].value.string = (char *) ssl->name.data;
+        n++;
+    }
+
+    /* message sizes and keepalive: common/rpc_limits.h */
+
+    n += rpc_limits_args(&limits, &arg[n]);
+
+    args.num_args = n;
     args.args = arg;
 
     sigfillset(&all);
     (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
 
-    creds = grpc_insecure_credentials_create();
-    ch->channel = grpc_channel_create((char *) ch->target, creds, &args);
-    grpc_channel_credentials_release(creds);
+    creds = ngx_http_fib_ssl_credentials(ssl, log);
+    ch->channel = creds ? grpc_channel_create((char *) ch->target, creds,
+                                              &args)
+                        : NULL;
+    if (creds) {
+        grpc_channel_credentials_release(creds);
+    }
+
+    if (ch->channel == NULL) {
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        ngx_free(ch);
+        return NULL;
+    }
 
     for (i = 0; i < NGX_HTTP_FIB_NMETHODS; i++) {
         ch->methods[i] = grpc_channel_register_call(ch->channel,
@@ -380,10 +411,18 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_log_t *log)
     ch->next = ngx_http_fib_rt.channels;
     ngx_http_fib_rt.channels = ch;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "fib: channel to \"%s\" created", ch->target);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "fib: channel to \"%s\" created%s", ch->target,
+                   ch->ssl ? " with TLS" : "");
 
     return ch;
+}
+
+
+ngx_uint_t
+ngx_http_fib_channel_ssl(ngx_http_fib_channel_t *ch)
+{
+    return ch->ssl;
 }
 
 

@@ -64,6 +64,34 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fib_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fib_ssl_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, ssl.trusted),
+      &ngx_http_fib_ssl_kind_cert },
+
+    { ngx_string("fib_ssl_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fib_ssl_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, ssl.certificate),
+      &ngx_http_fib_ssl_kind_cert },
+
+    { ngx_string("fib_ssl_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_fib_ssl_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, ssl.certificate_key),
+      &ngx_http_fib_ssl_kind_key },
+
+    { ngx_string("fib_ssl_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, ssl.name),
+      NULL },
+
       ngx_null_command
 };
 
@@ -148,6 +176,7 @@ ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
      *     flcf->target = { 0, NULL };
      *     flcf->method = 0;
      *     flcf->channel = NULL;
+     *     flcf->ssl = { 0, ... }: plaintext, no files, no name
      */
 
     flcf->timeout = NGX_CONF_UNSET_MSEC;
@@ -186,7 +215,7 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_fib_ssl_merge(cf, &conf->ssl, &prev->ssl);
 }
 
 
@@ -196,8 +225,8 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_fib_loc_conf_t *flcf = conf;
 
     char                      *err;
-    ngx_str_t                 *value;
-    ngx_uint_t                 method;
+    ngx_str_t                 *value, target;
+    ngx_uint_t                 method, ssl;
     ngx_http_core_loc_conf_t  *clcf;
     ngx_http_fib_main_conf_t  *fmcf;
 
@@ -213,8 +242,24 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+    target = value[1];
+    ssl = 0;
 
-    if (ngx_http_fib_target_valid(&value[1], &err) != NGX_OK) {
+    /* grpcs:// as in grpc_pass: TLS; grpc:// plaintext, as without one */
+
+    if (target.len > 8 && ngx_strncmp(target.data, "grpcs://", 8) == 0) {
+        target.data += 8;
+        target.len -= 8;
+        ssl = 1;
+
+    } else if (target.len > 7
+               && ngx_strncmp(target.data, "grpc://", 7) == 0)
+    {
+        target.data += 7;
+        target.len -= 7;
+    }
+
+    if (ngx_http_fib_target_valid(&target, &err) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid target \"%V\" in \"%V\": %s",
                            &value[1], &cmd->name, err);
@@ -227,8 +272,9 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "conflicts with another content handler in this location";
     }
 
-    flcf->target = value[1];
+    flcf->target = target;
     flcf->method = method;
+    flcf->ssl.enable = ssl;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
     fmcf->enabled = 1;

@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "../common/rpc_status.h"
@@ -50,10 +51,28 @@ typedef struct {
 } ngx_http_fib_main_conf_t;
 
 
+/* a fib_ssl_* file: its full name, and its contents read at startup */
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  pem;          /* NUL-terminated */
+} ngx_http_fib_ssl_file_t;
+
+
+typedef struct {
+    ngx_flag_t                 enable;       /* grpcs:// */
+    ngx_http_fib_ssl_file_t    trusted;      /* fib_ssl_trusted_certificate */
+    ngx_http_fib_ssl_file_t    certificate;
+    ngx_http_fib_ssl_file_t    certificate_key;
+    ngx_str_t                  name;         /* fib_ssl_name */
+    uint32_t                   crc;          /* of all the above */
+} ngx_http_fib_ssl_t;
+
+
 typedef struct {
     ngx_str_t                  target;       /* fib_pass, fib_stats_pass */
     ngx_uint_t                 method;
     ngx_http_fib_channel_t    *channel;      /* set on first use */
+    ngx_http_fib_ssl_t         ssl;
 
     ngx_msec_t                 timeout;
     ngx_uint_t                 retries;
@@ -119,6 +138,7 @@ struct ngx_http_fib_ctx_s {
     unsigned                   has_n:1;
     unsigned                   has_status:1;
     unsigned                   timed_out:1;
+    unsigned                   ssl_failed:1;  /* TLS handshake failed */
 };
 
 
@@ -126,10 +146,21 @@ struct ngx_http_fib_ctx_s {
 ngx_int_t ngx_http_fib_grpc_init(ngx_log_t *log, ngx_http_fib_done_pt done);
 void ngx_http_fib_grpc_exit(ngx_log_t *log);
 ngx_http_fib_channel_t *ngx_http_fib_channel_get(ngx_str_t *target,
-    ngx_log_t *log);
+    ngx_http_fib_ssl_t *ssl, ngx_log_t *log);
+ngx_uint_t ngx_http_fib_channel_ssl(ngx_http_fib_channel_t *ch);
 grpc_call *ngx_http_fib_channel_call(ngx_http_fib_channel_t *ch,
     ngx_uint_t method, ngx_msec_t timeout);
 ngx_int_t ngx_http_fib_target_valid(ngx_str_t *target, char **err);
+
+/* ngx_http_fib_ssl.c: TLS to the backends */
+char *ngx_http_fib_ssl_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_fib_ssl_merge(ngx_conf_t *cf, ngx_http_fib_ssl_t *conf,
+    ngx_http_fib_ssl_t *prev);
+grpc_channel_credentials *ngx_http_fib_ssl_credentials(
+    ngx_http_fib_ssl_t *ssl, ngx_log_t *log);
+ngx_uint_t ngx_http_fib_ssl_failed(grpc_slice details);
+extern ngx_uint_t  ngx_http_fib_ssl_kind_cert;
+extern ngx_uint_t  ngx_http_fib_ssl_kind_key;
 
 /* ngx_http_fib_call.c: one call with retries, timers and cancellation */
 ngx_int_t ngx_http_fib_call_begin(ngx_http_request_t *r,
