@@ -59,9 +59,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../tools/wait-healthy.sh"
 # daemons (tools/wait-healthy.sh), a TCP connect for nginx. Fails, with
 # the end of the process's log, if it exits or is slow.
 wait_ready() {   # name port kind
-    local name=$1 port=$2 kind=$3 rc=0 fibctl=
+    local name=$1 port=$2 kind=$3 rc=0 fibctl= tls=()
     [[ $kind == grpc ]] && fibctl=$BIN/fibctl
-    wait_healthy "$fibctl" "127.0.0.1:$port" "${PID[$name]}" 10 || rc=$?
+    # the -tls daemons want a client certificate (TLS_READY_ARGS)
+    [[ $name == *-tls ]] && tls=("${TLS_READY_ARGS[@]}")
+    wait_healthy "$fibctl" "127.0.0.1:$port" "${PID[$name]}" 10 "${tls[@]}" \
+        || rc=$?
     case $rc in
         0) return 0 ;;
         1) say "$name exited during start-up; its log:" ;;
