@@ -168,6 +168,19 @@ my $before = stats_total();
 is(wait_total($before + 1), $before + 1,
    "the sender's open connection keeps working with the old certificate");
 
+# Files that do not load (a half-written certificate): logged, and the
+# certificate loaded last stays in use.
+open(my $half, '>', "$pki/stats.pem.new") or die;
+print $half "-----BEGIN CERTIFICATE-----\nMIIB\n";
+close $half;
+rename("$pki/stats.pem.new", "$pki/stats.pem") or die;
+($rc, $j) = fibctl($stats, @CA, @stats_name, as('writer'), 'stats');
+is($rc, 0, 'a certificate file that does not load: the last good one is served');
+ok(has_log($st, 'tls_load_failed', 'msg', qr/stats\.pem/),
+   '... and the failure is logged, naming the file');
+copy("$pki/rotated.pem", "$pki/stats.pem.new") or die;
+rename("$pki/stats.pem.new", "$pki/stats.pem") or die;
+
 kill 'HUP', $st->{pid};
 my $deadline = Time::HiRes::time() + $WAIT;
 Time::HiRes::sleep(0.05) until has_log($st, 'tls_reload_requested')
@@ -182,6 +195,18 @@ $deadline = Time::HiRes::time() + $WAIT;
 Time::HiRes::sleep(0.05) until has_log($fib, 'stats_tls_reloaded')
                                || Time::HiRes::time() > $deadline;
 ok(has_log($fib, 'stats_tls_reloaded'), 'the sender picks up new client certificate files');
+
+# SIGHUP: the sender reads its files again before its next delivery.
+kill 'HUP', $fib->{pid};
+$deadline = Time::HiRes::time() + $WAIT;
+Time::HiRes::sleep(0.05) until has_log($fib, 'tls_reload_requested')
+                               || Time::HiRes::time() > $deadline;
+($rc, $j) = fibctl($fibt, @CA, 'getfib', 13);
+$deadline = Time::HiRes::time() + $WAIT;
+Time::HiRes::sleep(0.05) until has_log($fib, 'stats_tls_reloaded') >= 2
+                               || Time::HiRes::time() > $deadline;
+is(scalar(has_log($fib, 'stats_tls_reloaded')), 2,
+   'SIGHUP makes the sender read its TLS files again');
 
 my $text = do { local (@ARGV, $/) = ($st->{log}); <> } . do { local (@ARGV, $/) = ($fib->{log}); <> };
 unlike($text, qr/PRIVATE KEY|BEGIN CERT/, 'no key or certificate in the logs');
