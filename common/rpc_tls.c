@@ -13,8 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "mem.h"
-
 #define PEM_MAX (1 << 20)   /* a larger "PEM file" is a mistake */
 
 static bool given(const char *path) {
@@ -35,7 +33,14 @@ static char *read_file(const char *path, char *err, size_t cap) {
         snprintf(err, cap, "cannot read \"%s\": %s", path, strerror(errno));
         return NULL;
     }
-    buf = xmalloc(PEM_MAX + 1);
+    /* plain malloc(): the nginx module compiles this file in too, and
+     * does not use common/mem.h's abort-on-failure policy */
+    buf = malloc(PEM_MAX + 1);
+    if (buf == NULL) {
+        snprintf(err, cap, "cannot read \"%s\": out of memory", path);
+        fclose(fp);
+        return NULL;
+    }
     len = fread(buf, 1, PEM_MAX + 1, fp);
     if (ferror(fp) || len > PEM_MAX || len == 0) {
         snprintf(err, cap, "cannot read \"%s\": %s", path,
