@@ -63,7 +63,7 @@ GET /fib?n=10
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT; }
 --- request
 GET /fib?n=10000
---- timeout: 2
+--- timeout: 5
 --- abort
 --- ignore_response
 --- wait: 0.3
