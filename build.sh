@@ -24,7 +24,7 @@ PACKAGES=(
     build-essential pkg-config
     libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
     libgmp-dev uthash-dev check
-    nginx nginx-dev
+    nginx nginx-dev systemd
     nghttp2-client wrk valgrind curl procps openssl libssl-dev
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     liblist-moreutils-perl libwww-perl libipc-run-perl liburi-perl

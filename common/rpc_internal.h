@@ -17,6 +17,7 @@
 #define RPC_PEER_NAMES_BYTES 1024
 
 typedef struct rpc_worker rpc_worker;
+typedef struct rpc_watch rpc_watch;
 
 typedef struct {
     char       *name;
@@ -26,7 +27,13 @@ typedef struct {
 } rpc_method;
 
 /* What a completion-queue tag points at. */
-typedef enum { TAG_CALL, TAG_SHUTDOWN } rpc_tag_kind;
+typedef enum { TAG_CALL, TAG_SHUTDOWN, TAG_WATCH } rpc_tag_kind;
+
+/* The tag of a Health/Watch stream's batch (rpc_health.c). */
+typedef struct {
+    rpc_tag_kind kind;              /* TAG_WATCH */
+    rpc_watch   *watch;
+} rpc_watch_tag;
 
 typedef enum {
     CALL_IDLE,       /* nothing posted (shutting down) */
@@ -107,6 +114,8 @@ struct rpc_server {
     pthread_cond_t  cond;
     bool            shutdown_done;
     size_t          ndeferred;      /* detached calls not yet finished */
+    pthread_mutex_t watch_lock;     /* guards the Watch streams */
+    rpc_watch      *watches;
 };
 
 /* rpc_server_tls.c: the credentials to listen with (TLS or plaintext), and
@@ -122,5 +131,12 @@ void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
  * once it is over. */
 void rpc_call_release(rpc_call *c);
 void rpc_call_detached_done(rpc_call *c);
+/* rpc_health.c: register Check and Watch; a Watch batch completed; the
+ * serving status changed (tell every watcher); the server is stopping (end
+ * every stream). */
+void rpc_health_register(rpc_server *s);
+void rpc_health_event(rpc_watch_tag *tag, bool ok);
+void rpc_health_changed(rpc_server *s);
+void rpc_health_end(rpc_server *s);
 
 #endif

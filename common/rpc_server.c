@@ -1,6 +1,6 @@
 /* rpc_server.c - the multi-threaded unary gRPC server: setup, the worker
- * threads' completion-queue loops, the built-in health check and graceful
- * shutdown. The per-call API for handlers is in rpc_call.c.
+ * threads' completion-queue loops and graceful shutdown. The per-call API
+ * for handlers is in rpc_call.c, the health service in rpc_health.c.
  *
  * Every worker owns a completion queue and a fixed array of call slots:
  * REQUESTS_PER_METHOD posted requests for each registered method plus one
@@ -17,7 +17,6 @@
 #include <time.h>
 
 #include "clock.h"
-#include "grpc/health/v1/health.pb-c.h"
 #include "log.h"
 #include "mem.h"
 #include "rpc_internal.h"
@@ -27,13 +26,6 @@
  * 8..16 -> ~2.6 s, 64 -> worse. A call that finds no request posted on its
  * own queue is handed to another thread's, which costs a wake-up. */
 #define REQUESTS_PER_METHOD 16
-#define HEALTH_METHOD "/grpc.health.v1.Health/Check"
-#define HEALTH_SERVING \
-    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-#define HEALTH_NOT_SERVING \
-    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
-
-static void health_check(rpc_call *c, void *ud);
 
 rpc_server *rpc_server_create(const char *listen, int threads) {
     rpc_server *s = xcalloc(1, sizeof(*s));
@@ -49,7 +41,8 @@ rpc_server *rpc_server_create(const char *listen, int threads) {
     pthread_cond_init(&s->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->lock, NULL);
-    rpc_server_add_method(s, HEALTH_METHOD, health_check, s);
+    pthread_mutex_init(&s->watch_lock, NULL);
+    rpc_health_register(s);
     return s;
 }
 
@@ -67,6 +60,7 @@ void rpc_server_add_service(rpc_server *s, const char *service) {
 
 void rpc_server_set_serving(rpc_server *s, bool serving) {
     atomic_store(&s->serving, serving);
+    rpc_health_changed(s);
 }
 
 void rpc_server_set_limits(rpc_server *s, const rpc_limits *limits) {
@@ -210,7 +204,12 @@ static void *worker_main(void *arg) {
                             gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
         if (ev.type != GRPC_OP_COMPLETE) continue;
-        if (*(rpc_tag_kind *)ev.tag == TAG_SHUTDOWN) {
+        rpc_tag_kind kind = *(rpc_tag_kind *)ev.tag;
+        if (kind == TAG_WATCH) {
+            rpc_health_event(ev.tag, ev.success != 0);
+            continue;
+        }
+        if (kind == TAG_SHUTDOWN) {
             rpc_server *s = w->server;
             pthread_mutex_lock(&s->lock);
             s->shutdown_done = true;
@@ -221,39 +220,6 @@ static void *worker_main(void *arg) {
         call_event(ev.tag, ev.success != 0);
     }
     return NULL;
-}
-
-/* --- health --------------------------------------------------------------- */
-
-static bool service_known(const rpc_server *s, const char *name) {
-    if (name[0] == '\0') return true;
-    for (size_t i = 0; i < s->nservices; i++)
-        if (strcmp(s->services[i], name) == 0) return true;
-    return false;
-}
-
-static void health_check(rpc_call *c, void *ud) {
-    rpc_server *s = ud;
-    size_t len;
-    const uint8_t *p = rpc_call_payload(c, &len);
-    Grpc__Health__V1__HealthCheckRequest *req =
-        grpc__health__v1__health_check_request__unpack(NULL, len, p);
-    if (req == NULL) {
-        rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT,
-                      "cannot parse HealthCheckRequest");
-        return;
-    }
-    if (!service_known(s, req->service)) {
-        rpc_call_fail(c, GRPC_STATUS_NOT_FOUND, "unknown service '%s'",
-                      req->service);
-    } else {
-        Grpc__Health__V1__HealthCheckResponse res =
-            GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-        res.status = atomic_load(&s->serving) ? HEALTH_SERVING
-                                              : HEALTH_NOT_SERVING;
-        rpc_call_reply(c, &res.base);
-    }
-    grpc__health__v1__health_check_request__free_unpacked(req, NULL);
 }
 
 /* --- start / stop --------------------------------------------------------- */
@@ -370,8 +336,9 @@ static bool wait_shutdown(rpc_server *s, int64_t deadline) {
 void rpc_server_shutdown(rpc_server *s, int64_t timeout_ns) {
     if (!s->started || s->shut_down) return;
     s->shut_down = true;
-    atomic_store(&s->serving, false);
     atomic_store(&s->stopping, true);
+    rpc_server_set_serving(s, false);
+    rpc_health_end(s);
     log_msg(LOG_INFO, "rpc_server_draining", "draining calls for up to %lld ms",
             (long long)(timeout_ns / 1000000));
     grpc_server_shutdown_and_notify(s->server, s->workers[0].cq,
@@ -415,5 +382,6 @@ void rpc_server_destroy(rpc_server *s) {
     rpc_server_tls_free(s->tls);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->watch_lock);
     free(s);
 }

@@ -7,9 +7,12 @@
  * with the call, and one batch sends metadata, message and status. A call to
  * an unregistered method is answered UNIMPLEMENTED.
  *
- * Every server also answers grpc.health.v1.Health/Check: SERVING while
- * running, NOT_SERVING once shutdown has begun; the service name "" or one
- * passed to rpc_server_add_service() is known, any other is NOT_FOUND.
+ * Every server also answers grpc.health.v1.Health: Check and the streaming
+ * Watch, SERVING while running, NOT_SERVING after rpc_server_set_serving(s,
+ * false) or once shutdown has begun; the service name "" or one passed to
+ * rpc_server_add_service() is known. Check answers NOT_FOUND for any other,
+ * Watch streams SERVICE_UNKNOWN. Watch streams learn every change at once
+ * and are ended with UNAVAILABLE when the server stops accepting calls.
  *
  * Handlers run synchronously on a server thread and must either finish the
  * call with exactly one rpc_call_reply() or rpc_call_fail() before

@@ -1,8 +1,13 @@
-/* signals.c - block the daemon's signals early, collect them with sigwait(). */
+/* signals.c - block the daemon's signals early, collect them with sigwait()
+ * or, when there is a deadline, sigtimedwait(). */
 #include "signals.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <pthread.h>
+#include <time.h>
+
+#include "clock.h"
 
 static void signals_set(sigset_t *set) {
     sigemptyset(set);
@@ -19,16 +24,31 @@ void signals_block(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-int signals_wait_hup(void (*on_hup)(void *ud), void *ud) {
+int signals_wait_until(int64_t deadline, void (*on_hup)(void *ud), void *ud) {
     sigset_t set;
     signals_set(&set);
     for (;;) {
         int sig;
-        if (sigwait(&set, &sig) != 0) continue;
+        if (deadline == INT64_MAX) {
+            if (sigwait(&set, &sig) != 0) continue;
+        } else {
+            int64_t left = deadline - clock_mono_ns();
+            if (left <= 0) return 0;
+            struct timespec ts = {left / 1000000000, left % 1000000000};
+            sig = sigtimedwait(&set, NULL, &ts);
+            if (sig < 0) {
+                if (errno == EAGAIN) return 0;
+                continue;                           /* EINTR */
+            }
+        }
         if (sig == SIGTERM || sig == SIGINT) return sig;
         if (sig == SIGHUP && on_hup != NULL) on_hup(ud);
         /* SIGQUIT: nothing to do; keep waiting. */
     }
+}
+
+int signals_wait_hup(void (*on_hup)(void *ud), void *ud) {
+    return signals_wait_until(INT64_MAX, on_hup, ud);
 }
 
 int signals_wait(void) {

@@ -7,6 +7,8 @@
 #ifndef COMMON_SIGNALS_H
 #define COMMON_SIGNALS_H
 
+#include <stdint.h>
+
 /* Block SIGTERM, SIGINT, SIGHUP and SIGQUIT in the calling thread and
  * ignore SIGPIPE. Call first thing in main(). */
 void signals_block(void);
@@ -16,5 +18,9 @@ int signals_wait(void);
 
 /* The same, calling on_hup(ud) for each SIGHUP meanwhile (reload). */
 int signals_wait_hup(void (*on_hup)(void *ud), void *ud);
+
+/* The same until `deadline` (monotonic ns, clock.h; INT64_MAX: none);
+ * returns 0 when it passed first. on_hup may be NULL. */
+int signals_wait_until(int64_t deadline, void (*on_hup)(void *ud), void *ud);
 
 #endif

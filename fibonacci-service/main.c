@@ -12,6 +12,7 @@
 #include "fib_cache.h"
 #include "fib_rpc.h"
 #include "flags.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "rpc_flags.h"
 #include "rpc_server.h"
@@ -38,6 +39,7 @@ typedef struct {
     long long   stats_queue;
     long long   stats_batch;
     long long   drain_timeout;
+    long long   drain_grace;
     log_level   log_level;
     rpc_server_opts server;
     rpc_tls_files   stats_tls;
@@ -68,6 +70,10 @@ static int parse_flags(int argc, char **argv, config *cfg) {
         { "drain-timeout", FLAG_DURATION, &cfg->drain_timeout,
           0, 3600LL * 1000000000LL, NULL,
           "on SIGTERM, time for calls in flight, then for the stats flush" },
+        { "drain-grace", FLAG_DURATION, &cfg->drain_grace,
+          0, 3600LL * 1000000000LL, NULL,
+          "on SIGTERM, time health shows NOT_SERVING while calls are still "
+          "accepted, before draining" },
         { "log-level", FLAG_LOG_LEVEL, &cfg->log_level, 0, 0, NULL,
           "debug, info, warn or error" },
         RPC_SERVER_FLAGS(&cfg->server),
@@ -154,6 +160,7 @@ int main(int argc, char **argv) {
         .stats_queue = 100000,
         .stats_batch = 1000,
         .drain_timeout = 5LL * 1000000000LL,
+        .drain_grace = 1LL * 1000000000LL,
         .log_level = LOG_INFO,
         .server = RPC_SERVER_OPTS_INIT,
     };
@@ -194,12 +201,15 @@ int main(int argc, char **argv) {
         return 1;
     log_started(&cfg, rpc_server_port(server));
 
-    /* Drain in two bounded steps: calls in flight, then the stats queue
-     * (which holds the records of those last calls too). */
+    /* Drain in bounded steps: the grace (NOT_SERVING, still answering),
+     * calls in flight, then the stats queue (which holds the records of
+     * those last calls too). SIGHUP meanwhile reloads TLS files. */
     reload_ctx reload = { server, sender };
-    int sig = signals_wait_hup(reload_tls, &reload);
-    log_msg(LOG_INFO, "stopping", "signal %d: draining", sig);
-    rpc_server_shutdown(server, cfg.drain_timeout);
+    char status[96];
+    snprintf(status, sizeof(status), "serving gRPC on %s (port %d)",
+             cfg.listen, rpc_server_port(server));
+    lifecycle_serve(server, status, cfg.drain_grace, cfg.drain_timeout,
+                    reload_tls, &reload);
     compute_pool_stop(pool);    /* idle: the server waited for its calls */
     uint64_t left = 0;
     if (sender != NULL)

@@ -1,18 +1,19 @@
 /* main.c - stats-service: flags, logging, signals and the gRPC server
  * around the stats store.
  *
- * Runs until SIGTERM or SIGINT, then drains: health turns NOT_SERVING, no
- * new calls are accepted, calls in flight get up to --drain-timeout to
- * finish, and the process exits 0. */
+ * Runs until SIGTERM or SIGINT, then drains: health turns NOT_SERVING at
+ * once, calls are still accepted for --drain-grace, then no new calls are
+ * accepted, calls in flight get up to --drain-timeout to finish, and the
+ * process exits 0 (lifecycle.c). */
 #include <grpc/grpc.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "flags.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "rpc_flags.h"
 #include "rpc_server.h"
@@ -33,6 +34,7 @@ typedef struct {
     long long   drain_timeout_ns;
     const char *record_allow;
     rpc_server_opts server;
+    long long   drain_grace_ns;
 } options;
 
 /* Parse flags into o. Returns -1 to go on, else the exit code. */
@@ -48,6 +50,10 @@ static int parse_options(int argc, char **argv, options *o) {
         {"drain-timeout", FLAG_DURATION, &o->drain_timeout_ns,
          0, 3600 * NS_PER_SEC, NULL,
          "on SIGTERM/SIGINT, how long calls in flight may finish"},
+        {"drain-grace", FLAG_DURATION, &o->drain_grace_ns,
+         0, 3600 * NS_PER_SEC, NULL,
+         "on SIGTERM/SIGINT, time health shows NOT_SERVING while calls are "
+         "still accepted, before draining"},
         RPC_SERVER_FLAGS(&o->server),
         {"record-allow", FLAG_STRING, &o->record_allow, 0, 0, NULL,
          "NAME,...: only clients whose certificate carries one of these "
@@ -62,6 +68,7 @@ static int parse_options(int argc, char **argv, options *o) {
     o->drain_timeout_ns = 5 * NS_PER_SEC;
     o->record_allow = NULL;
     o->server = (rpc_server_opts)RPC_SERVER_OPTS_INIT;
+    o->drain_grace_ns = 1 * NS_PER_SEC;
     if (flags_listen_from_env(PROG, &o->listen, env_listen,
                               sizeof(env_listen)) != 0)
         return 2;
@@ -98,15 +105,6 @@ static void log_started(const options *o, int port) {
         log_int(&l, "threads", o->threads);
         log_str(&l, "record_allow", o->record_allow);
         log_str(&l, "version", VERSION);
-        log_end(&l);
-    }
-}
-
-static void log_stopping(int sig) {
-    log_line l;
-
-    if (log_begin(&l, LOG_INFO, "stopping")) {
-        log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         log_end(&l);
     }
 }
@@ -161,8 +159,11 @@ int main(int argc, char **argv) {
     }
     log_started(&o, rpc_server_port(srv));
 
-    log_stopping(signals_wait_hup(reload_tls, srv));
-    rpc_server_shutdown(srv, o.drain_timeout_ns);
+    char status[96];
+    snprintf(status, sizeof(status), "serving gRPC on %s (port %d)",
+             o.listen, rpc_server_port(srv));
+    lifecycle_serve(srv, status, o.drain_grace_ns, o.drain_timeout_ns,
+                    reload_tls, srv);
     rpc_server_destroy(srv);
     grpc_shutdown();
     stats_rpc_free(handlers);

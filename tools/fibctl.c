@@ -5,6 +5,7 @@
  * {"code":"INVALID_ARGUMENT","message":"..."}; 2 on a usage error. */
 #include <errno.h>
 #include <grpc/grpc.h>
+#include <grpc/support/time.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "log.h"
 #include "mem.h"
+#include "rpc_bytes.h"
 #include "rpc_client.h"
 #include "rpc_server.h"
 #include "stats/stats.pb-c.h"
@@ -58,6 +60,9 @@ static const char *summary =
     "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch\n"
     "                                     (CACHE: hit, miss, bypass)\n"
     "  health [SERVICE]                   grpc.health.v1.Health/Check\n"
+    "  watch [SERVICE]                    grpc.health.v1.Health/Watch: a\n"
+    "                                     line per status, until the stream\n"
+    "                                     ends\n"
     "  raw METHOD HEXBYTES|none           any method, raw request and reply\n"
     "                                     bytes; none: half-close without a\n"
     "                                     message\n\n"
@@ -246,6 +251,14 @@ static void cmd_batch(int argc, char **argv) {
     free(list);
 }
 
+static void print_status(int status) {
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+        &grpc__health__v1__health_check_response__serving_status__descriptor,
+        status);
+    printf("{\"status\":\"%s\"}\n", v ? v->name : "UNKNOWN");
+    fflush(stdout);
+}
+
 static void cmd_health(int argc, char **argv) {
     if (argc > 1) usage_error("health takes at most one SERVICE%s", "");
     Grpc__Health__V1__HealthCheckRequest req =
@@ -255,11 +268,102 @@ static void cmd_health(int argc, char **argv) {
         (Grpc__Health__V1__HealthCheckResponse *)call(
             "/grpc.health.v1.Health/Check", &req.base,
             &grpc__health__v1__health_check_response__descriptor);
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-        &grpc__health__v1__health_check_response__serving_status__descriptor,
-        res->status);
-    printf("{\"status\":\"%s\"}\n", v ? v->name : "UNKNOWN");
+    print_status(res->status);
     protobuf_c_message_free_unpacked(&res->base, NULL);
+}
+
+/* Wait on the pluck queue for the batch tagged `tag`. */
+static bool pluck(grpc_completion_queue *cq, void *tag) {
+    grpc_event ev = grpc_completion_queue_pluck(cq, tag,
+                        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+/* A server-streaming call: every status is printed (and flushed) as it
+ * arrives; the stream's end is printed as an error unless it is OK. */
+static void cmd_watch(int argc, char **argv) {
+    if (argc > 1) usage_error("watch takes at most one SERVICE%s", "");
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    if (argc == 1) req.service = argv[0];
+    uint8_t buf[256];
+    if (protobuf_c_message_get_packed_size(&req.base) > sizeof(buf))
+        usage_error("watch: SERVICE '%s' is too long", argv[0]);
+    grpc_slice sl = grpc_slice_from_copied_buffer(
+        (const char *)buf, protobuf_c_message_pack(&req.base, buf));
+    grpc_byte_buffer *out = grpc_raw_byte_buffer_create(&sl, 1), *in = NULL;
+    grpc_slice_unref(sl);
+
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+        gpr_time_from_nanos(timeout_ns, GPR_TIMESPAN));
+    grpc_slice method =
+        grpc_slice_from_static_string("/grpc.health.v1.Health/Watch");
+    grpc_call *call = grpc_channel_create_call(channel, NULL,
+        GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline, NULL);
+    grpc_metadata_array md_in, trailers;
+    grpc_metadata_array_init(&md_in);
+    grpc_metadata_array_init(&trailers);
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[4];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = out;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_in;
+    grpc_call_start_batch(call, ops, 4, (void *)1, NULL);
+    pluck(cq, (void *)1);
+    grpc_byte_buffer_destroy(out);
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &trailers;
+    ops[0].data.recv_status_on_client.status = &status;
+    ops[0].data.recv_status_on_client.status_details = &details;
+    grpc_call_start_batch(call, ops, 1, (void *)2, NULL);
+    for (;;) {
+        memset(ops, 0, sizeof(ops));
+        ops[0].op = GRPC_OP_RECV_MESSAGE;
+        ops[0].data.recv_message.recv_message = &in;
+        grpc_call_start_batch(call, ops, 1, (void *)3, NULL);
+        if (!pluck(cq, (void *)3) || in == NULL) break;
+        uint8_t *bytes;
+        size_t len;
+        rpc_result r = {GRPC_STATUS_OK, NULL};
+        grpc_slice flat;
+        if (!rpc_bytes_flatten(in, &flat)) break;
+        bytes = GRPC_SLICE_START_PTR(flat);
+        len = GRPC_SLICE_LENGTH(flat);
+        Grpc__Health__V1__HealthCheckResponse *res =
+            grpc__health__v1__health_check_response__unpack(NULL, len, bytes);
+        grpc_slice_unref(flat);
+        grpc_byte_buffer_destroy(in);
+        in = NULL;
+        if (res == NULL) {
+            r.status = GRPC_STATUS_INTERNAL;
+            r.details = xstrdup("cannot parse HealthCheckResponse");
+            fail(r);
+        }
+        print_status(res->status);
+        grpc__health__v1__health_check_response__free_unpacked(res, NULL);
+    }
+    if (in) grpc_byte_buffer_destroy(in);
+    pluck(cq, (void *)2);
+    grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_destroy(cq);
+    grpc_metadata_array_destroy(&md_in);
+    grpc_metadata_array_destroy(&trailers);
+    if (status != GRPC_STATUS_OK) {
+        size_t n = GRPC_SLICE_LENGTH(details);
+        rpc_result r = {status,
+            xmemdupz(GRPC_SLICE_START_PTR(details), n)};
+        grpc_slice_unref(details);
+        fail(r);
+    }
+    grpc_slice_unref(details);
 }
 
 static int hexval(char c) {
@@ -307,6 +411,7 @@ static const struct {
     {"record", cmd_record, STATS_TARGET},
     {"batch", cmd_batch, STATS_TARGET},
     {"health", cmd_health, FIB_TARGET},
+    {"watch", cmd_watch, FIB_TARGET},
     {"raw", cmd_raw, FIB_TARGET},
 };
 
