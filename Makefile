@@ -4,6 +4,12 @@
 #   make                      # into build/
 #   make BUILD=build/asan SAN=1   # with AddressSanitizer + UBSan
 #   make unit                 # build and run the check unit tests
+#   make install [DESTDIR=/tmp/stage] [PREFIX=/usr/local]
+#                             # binaries into PREFIX/bin, systemd units (their
+#                             # ExecStart pointed there) into
+#                             # PREFIX/lib/systemd/system, nginx snippets into
+#                             # PREFIX/share/fib-gateway/nginx, and the nginx
+#                             # module, when build.sh built it, into MODULEDIR
 #
 # Sources are found by directory, so adding a .c file needs no edit here:
 #   common/*.c                -> $(BUILD)/lib/libcommon.a
@@ -51,7 +57,14 @@ CHECK_LIBS := $(shell pkg-config --libs check)
 
 BINS := $(BUILD)/bin/fibonacci-service $(BUILD)/bin/stats-service $(TOOLS)
 
-.PHONY: all unit-build unit clean
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SHAREDIR  ?= $(PREFIX)/share/fib-gateway
+MODULEDIR ?= $(PREFIX)/lib/nginx/modules
+MODULE_SO := $(BUILD)/modules/ngx_http_fib_module.so
+
+.PHONY: all unit-build unit install clean
 all: $(BINS)
 
 # --- generated protobuf-c code ------------------------------------------
@@ -110,6 +123,24 @@ unit-build: $(UNIT_BIN)
 # Each test binary prints check's own summary line; any failure fails make.
 unit: unit-build
 	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || rc=1; done; exit $$rc
+
+# --- install (for systems without the Debian packages) ----------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SHAREDIR)/nginx
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	for u in conf/systemd/*.service; do \
+	    sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u \
+	        >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 conf/nginx/*.conf $(DESTDIR)$(SHAREDIR)/nginx/
+	@if [ -f $(MODULE_SO) ]; then \
+	    echo install -D -m 644 $(MODULE_SO) $(DESTDIR)$(MODULEDIR)/; \
+	    install -D -m 644 $(MODULE_SO) \
+	        $(DESTDIR)$(MODULEDIR)/ngx_http_fib_module.so; \
+	else \
+	    echo "make install: no $(MODULE_SO) (./build.sh module builds it)"; \
+	fi
 
 clean:
 	rm -rf $(BUILD)
