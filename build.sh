@@ -29,11 +29,14 @@ PACKAGES=(
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     liblist-moreutils-perl libwww-perl libipc-run-perl liburi-perl
     nodejs npm
+    debhelper adduser podman mmdebstrap runc docker-compose
 )
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
 install_deps() {
+    # SKIP_DEPS=1: the caller installed what it needs (the Dockerfile does)
+    [[ ${SKIP_DEPS:-0} == 1 ]] && return 0
     local missing=() p
     for p in "${PACKAGES[@]}"; do
         # node may come from elsewhere (nodesource); any working node will do
