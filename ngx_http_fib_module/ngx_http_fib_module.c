@@ -18,6 +18,8 @@ static char *ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fib_retry_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fib_health(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_fib_init_process(ngx_cycle_t *cycle);
 static void ngx_http_fib_exit_process(ngx_cycle_t *cycle);
 
@@ -39,6 +41,13 @@ static ngx_command_t  ngx_http_fib_commands[] = {
     { ngx_string("fib_stats_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fib_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fib_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fib_health,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -156,6 +165,13 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
 
     fmcf->request_id_index = NGX_ERROR;
 
+    if (ngx_array_init(&fmcf->targets, cf->pool, 4,
+                       sizeof(ngx_http_fib_loc_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return fmcf;
 }
 
@@ -227,6 +243,7 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                      *err;
     ngx_str_t                 *value, target;
     ngx_uint_t                 method, ssl;
+    ngx_http_fib_loc_conf_t  **lcp;
     ngx_http_core_loc_conf_t  *clcf;
     ngx_http_fib_main_conf_t  *fmcf;
 
@@ -279,8 +296,43 @@ ngx_http_fib_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
     fmcf->enabled = 1;
 
+    /*
+     * every passing location: fib_health and the start-up connect use
+     * their targets with their TLS settings (merged by then)
+     */
+
+    lcp = ngx_array_push(&fmcf->targets);
+    if (lcp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *lcp = flcf;
+
     clcf->handler = (method == NGX_HTTP_FIB_GET_FIB)
                     ? ngx_http_fib_handler : ngx_http_fib_stats_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fib_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fib_loc_conf_t *flcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler || flcf->target.data) {
+        return "conflicts with another content handler in this location";
+    }
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+    fmcf->enabled = 1;
+
+    clcf->handler = ngx_http_fib_health_handler;
 
     return NGX_CONF_OK;
 }
@@ -328,11 +380,18 @@ ngx_http_fib_retry_backoff(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* gRPC in the processes that serve, and only if some location uses it */
+/*
+ * gRPC in the processes that serve, and only if some location uses it.
+ * The channels are made and start connecting at once, so that health
+ * checking has its answer before the first request needs it.
+ */
 
 static ngx_int_t
 ngx_http_fib_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_fib_loc_conf_t  **lcp;
+    ngx_uint_t                 i;
+    ngx_http_fib_channel_t    *ch;
     ngx_http_fib_main_conf_t  *fmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -347,7 +406,24 @@ ngx_http_fib_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_fib_grpc_init(cycle->log, ngx_http_fib_call_done);
+    if (ngx_http_fib_grpc_init(cycle->log, ngx_http_fib_call_done) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lcp = fmcf->targets.elts;
+
+    for (i = 0; i < fmcf->targets.nelts; i++) {
+        ch = ngx_http_fib_channel_get(&lcp[i]->target, &lcp[i]->ssl,
+                                      cycle->log);
+        if (ch == NULL) {
+            return NGX_ERROR;
+        }
+
+        lcp[i]->channel = ch;
+        (void) ngx_http_fib_channel_state(ch);
+    }
+
+    return NGX_OK;
 }
 
 

@@ -48,6 +48,7 @@ typedef ngx_int_t (*ngx_http_fib_reply_pt)(ngx_http_request_t *r,
 typedef struct {
     ngx_int_t                  request_id_index;
     ngx_flag_t                 enabled;      /* some location passes */
+    ngx_array_t                targets;      /* of passing loc confs */
 } ngx_http_fib_main_conf_t;
 
 
@@ -150,6 +151,7 @@ ngx_http_fib_channel_t *ngx_http_fib_channel_get(ngx_str_t *target,
 ngx_uint_t ngx_http_fib_channel_ssl(ngx_http_fib_channel_t *ch);
 grpc_call *ngx_http_fib_channel_call(ngx_http_fib_channel_t *ch,
     ngx_uint_t method, ngx_msec_t timeout);
+grpc_connectivity_state ngx_http_fib_channel_state(ngx_http_fib_channel_t *ch);
 ngx_int_t ngx_http_fib_target_valid(ngx_str_t *target, char **err);
 
 /* ngx_http_fib_ssl.c: TLS to the backends */
@@ -175,6 +177,9 @@ ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
     ngx_http_fib_ctx_t **ctxp);
 ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_stats_handler(ngx_http_request_t *r);
+
+/* ngx_http_fib_health.c: the fib_health content handler */
+ngx_int_t ngx_http_fib_health_handler(ngx_http_request_t *r);
 
 /* ngx_http_fib_json.c: JSON responses */
 ngx_int_t ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
