@@ -9,8 +9,6 @@ run_tests();
 __DATA__
 
 === TEST 1: every target has a SERVING backend
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_STATS_PORT; }
@@ -30,8 +28,6 @@ location = /health { fib_health; }
 
 
 === TEST 2: a target with nothing listening
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 location = /down { fib_pass 127.0.0.1:$TEST_NGINX_DOWN_PORT; fib_retries 0; }
@@ -47,8 +43,6 @@ location = /health { fib_health; }
 
 
 === TEST 3: a backend without Health/Watch (the original contract) counts as healthy
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT; }
 location = /health { fib_health; }
@@ -62,8 +56,6 @@ location = /health { fib_health; }
 
 
 === TEST 4: HEAD
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 location = /health { fib_health; }
@@ -79,8 +71,6 @@ location = /health { fib_health; }
 
 
 === TEST 5: other methods are refused
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /health { fib_health; }
 --- request
@@ -95,8 +85,6 @@ Allow: GET, HEAD
 
 
 === TEST 6: fib_health and fib_pass in one location
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /health { fib_pass 127.0.0.1:1; fib_health; }
 --- must_die
@@ -106,8 +94,6 @@ qr/\[emerg\] .*"fib_health" directive conflicts with another content handler in 
 
 
 === TEST 7: fib_health takes no arguments
---- main_config
-load_module $TEST_NGINX_FIB_MODULE;
 --- config
 location = /health { fib_health 127.0.0.1:1; }
 --- must_die
