@@ -196,12 +196,15 @@ is(stats_now()->{total_requests64}, $before, 'rejected calls counted nothing');
     is(scalar @ns, 10000, '10000 rows');
     is_deeply(\@ns, [sort { $a <=> $b } @ns], '10000 rows sorted by n');
     is(row_for($s, 7919)->{total_duration_ns}, 1, 'row data stays with its n');
-    # Twenty calls, not decoded here (JSON::PP is the slow part): a smoke
-    # check that the server answers big snapshots quickly, not a benchmark.
+    # Twenty calls, not decoded here (JSON::PP is the slow part): every big
+    # snapshot is answered within fibctl's deadline. The time is printed, not
+    # judged: speed is the benchmark's business (bench case 7).
     my $t0 = time;
-    system("$bin_dir/fibctl --target $t stats >/dev/null") for 1 .. 20;
-    my $took = (time - $t0) / 20;
-    ok($took < 1, sprintf('GetStats of 10000 rows: %.0f ms a call', $took * 1e3));
+    my $failed = grep { system("$bin_dir/fibctl --target $t stats >/dev/null") }
+                 1 .. 20;
+    is($failed, 0, 'GetStats of 10000 rows: 20 calls answered');
+    diag(sprintf('GetStats of 10000 rows: %.0f ms a call',
+                 (time - $t0) / 20 * 1e3));
 }
 
 # --- health -------------------------------------------------------------------
