@@ -60,7 +60,10 @@ GET /fib?n=10
 
 === TEST 4: a client that goes away cancels the call
 --- config
-location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT; }
+location = /fib {
+    fib_pass 127.0.0.1:$TEST_NGINX_MOCK_SLOW_PORT;
+    fib_timeout 60s;
+}
 --- request
 GET /fib?n=10000
 --- timeout: 5
