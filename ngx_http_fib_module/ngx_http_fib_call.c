@@ -406,8 +406,11 @@ ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
 
 /*
- * UNAVAILABLE, and DEADLINE_EXCEEDED of one attempt while fib_timeout has
- * time left, are tried again after a backoff, if the backoff ends in time.
+ * UNAVAILABLE, CANCELLED, and DEADLINE_EXCEEDED of one attempt while
+ * fib_timeout has time left, are tried again after a backoff, if the
+ * backoff ends in time.  A call the module cancels itself never comes here
+ * (its request is gone), so CANCELLED is the backend's or the transport's:
+ * a replica killed with calls in flight on its connection.
  */
 
 static ngx_int_t
@@ -424,6 +427,7 @@ ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx, grpc_status_code status)
     left = (ngx_msec_int_t) (ctx->deadline - ngx_current_msec);
 
     if (status != GRPC_STATUS_UNAVAILABLE
+        && status != GRPC_STATUS_CANCELLED
         && (status != GRPC_STATUS_DEADLINE_EXCEEDED || ctx->timed_out))
     {
         return NGX_DECLINED;
