@@ -144,11 +144,7 @@ ok(!@bad, '0.5 s after it answers SERVING, 40 calls without retries on new '
    . 'connections all succeed' . (@bad ? " (got @bad)" : ''));
 
 # --- under load: SIGTERM one, SIGKILL another, restart both: nothing fails --------
-# Against the plain daemons only: under ASan (FIB_SANITIZED) a request
-# failed now and then here, a defect not yet understood (README, "Tests").
-SKIP: {
-    skip 'the load test runs against the plain daemons', 7
-        if $ENV{FIB_SANITIZED};
+{
     my $wrk_out = "$dir/wrk.txt";
     my $wrk = fork() // die;
     if ($wrk == 0) {
