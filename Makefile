@@ -26,6 +26,8 @@ SAN     ?=
 VERSION ?= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 PKGS    := grpc gpr libprotobuf-c
+# stats-service's stores (and its unit tests) also need SQLite and libpq.
+STORE_PKGS := sqlite3 libpq
 WARN    := -Wall -Wextra -Werror
 CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g
@@ -33,9 +35,11 @@ ifeq ($(SAN),1)
 OPT     := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
-INCS    := -Icommon -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+INCS    := -Icommon -I$(BUILD)/gen \
+           $(shell pkg-config --cflags $(PKGS) $(STORE_PKGS))
 CFLAGS  += $(CSTD) $(OPT) $(SANFLAGS) $(INCS) -DVERSION=\"$(VERSION)\" -MMD -MP
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lgmp -lpthread -lm
+STORE_LIBS := $(shell pkg-config --libs $(STORE_PKGS))
 LDFLAGS += $(SANFLAGS)
 
 PROTOS  := fibonacci/fib.proto stats/stats.proto grpc/health/v1/health.proto
@@ -95,7 +99,7 @@ $(BUILD)/bin/fibonacci-service: $(FIB_O) $(LIBCOMMON) $(LIBGEN)
 
 $(BUILD)/bin/stats-service: $(STATS_O) $(LIBCOMMON) $(LIBGEN)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(STORE_LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(LIBCOMMON) $(LIBGEN)
 	@mkdir -p $(@D)
@@ -112,7 +116,7 @@ $(BUILD)/tests/fibonacci/%: $(BUILD)/obj/tests/unit/fibonacci/%.o \
 $(BUILD)/tests/stats/%: $(BUILD)/obj/tests/unit/stats/%.o \
         $(filter-out %/main.o,$(STATS_O)) $(LIBCOMMON) $(LIBGEN)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(CHECK_LIBS) $(STORE_LIBS) $(LDLIBS) -o $@
 
 # Unit tests include their component's headers by name ("fib_cache.h").
 $(BUILD)/obj/tests/unit/fibonacci/%.o: CFLAGS += -Ifibonacci-service

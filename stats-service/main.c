@@ -1,5 +1,5 @@
-/* main.c - stats-service: flags, logging, signals and the gRPC server
- * around the stats store.
+/* main.c - stats-service: flags, logging, signals, the store named by
+ * --store and the gRPC server around it.
  *
  * Runs until SIGTERM or SIGINT, then drains: health turns NOT_SERVING at
  * once, calls are still accepted for --drain-grace, then no new calls are
@@ -27,6 +27,9 @@
 #define VERSION "0.0.0"
 #endif
 
+/* fibonacci-service's default --max-n is 1000000: track all of those. */
+#define DEFAULT_MAX_TRACKED 1000001
+
 typedef struct {
     const char *listen;
     long long   threads;
@@ -35,7 +38,31 @@ typedef struct {
     const char *record_allow;
     rpc_server_opts server;
     long long   drain_grace_ns;
+    const char *store;
+    const char *state_dir;
+    long long   max_tracked;
+    char        store_buf[4200];    /* the default sqlite: URL */
 } options;
+
+/* No --store: sqlite:stats.db in --state-dir, else the first directory of
+ * $STATE_DIRECTORY (systemd's StateDirectory=), else the current one. */
+static int default_store(options *o) {
+    const char *dir = o->state_dir;
+    size_t len;
+    int n;
+
+    if (dir == NULL || dir[0] == '\0') dir = getenv("STATE_DIRECTORY");
+    if (dir == NULL || dir[0] == '\0') dir = ".";
+    len = strcspn(dir, ":");
+    n = snprintf(o->store_buf, sizeof(o->store_buf), "sqlite:%.*s/stats.db",
+                 (int)len, dir);
+    if (n < 0 || (size_t)n >= sizeof(o->store_buf)) {
+        fprintf(stderr, PROG ": state directory too long: %s\n", dir);
+        return -1;
+    }
+    o->store = o->store_buf;
+    return 0;
+}
 
 /* Parse flags into o. Returns -1 to go on, else the exit code. */
 static int parse_options(int argc, char **argv, options *o) {
@@ -58,6 +85,13 @@ static int parse_options(int argc, char **argv, options *o) {
         {"record-allow", FLAG_STRING, &o->record_allow, 0, 0, NULL,
          "NAME,...: only clients whose certificate carries one of these "
          "names (DNS name or CN) may record (needs --tls-client-ca)"},
+        {"store", FLAG_STRING, &o->store, 0, 0, NULL,
+         "where counts are kept: sqlite:PATH, postgresql://..., memory: "
+         "(default sqlite:stats.db in the state directory)"},
+        {"state-dir", FLAG_STRING, &o->state_dir, 0, 0, NULL,
+         "directory of the default store (default $STATE_DIRECTORY, else .)"},
+        {"max-tracked", FLAG_INT, &o->max_tracked, 1, INT32_MAX + 1LL, NULL,
+         "distinct n tracked at most; records of new n past it are refused"},
         {NULL, 0, NULL, 0, 0, NULL, NULL},
     };
     int rc;
@@ -69,6 +103,9 @@ static int parse_options(int argc, char **argv, options *o) {
     o->record_allow = NULL;
     o->server = (rpc_server_opts)RPC_SERVER_OPTS_INIT;
     o->drain_grace_ns = 1 * NS_PER_SEC;
+    o->store = NULL;
+    o->state_dir = NULL;
+    o->max_tracked = DEFAULT_MAX_TRACKED;
     if (flags_listen_from_env(PROG, &o->listen, env_listen,
                               sizeof(env_listen)) != 0)
         return 2;
@@ -84,6 +121,7 @@ static int parse_options(int argc, char **argv, options *o) {
                 "certificates\n", PROG);
         return 2;
     }
+    if (o->store == NULL && default_store(o) != 0) return 2;
     return -1;
 }
 
@@ -96,12 +134,14 @@ static void tune_malloc(void) {
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
-static void log_started(const options *o, int port) {
+static void log_started(const options *o, int port, stats_store *store) {
     log_line l;
 
     if (log_begin(&l, LOG_INFO, "started")) {
         log_str(&l, "listen", o->listen);
         log_int(&l, "port", port);
+        log_str(&l, "store", stats_store_url(store));
+        log_int(&l, "max_tracked", o->max_tracked);
         log_int(&l, "threads", o->threads);
         log_str(&l, "record_allow", o->record_allow);
         log_str(&l, "version", VERSION);
@@ -109,7 +149,7 @@ static void log_started(const options *o, int port) {
     }
 }
 
-/* The counts are kept in memory only: say what goes with this process. */
+/* What the store holds as this process goes (all of it, with memory:). */
 static void log_stopped(stats_store *store) {
     stats_snapshot snap;
     log_line l;
@@ -118,6 +158,7 @@ static void log_stopped(stats_store *store) {
     if (log_begin(&l, LOG_INFO, "stopped")) {
         log_uint(&l, "total_requests", snap.total);
         log_uint(&l, "distinct_n", snap.len);
+        log_uint(&l, "refused", stats_store_refused(store));
         log_end(&l);
     }
     stats_snapshot_free(&snap);
@@ -136,7 +177,13 @@ int main(int argc, char **argv) {
     log_init(PROG, o.log_level);
     tune_malloc();
 
-    stats_store *store = stats_store_create(STATS_MAX_SENDERS);
+    stats_store_options so = { STATS_MAX_SENDERS, (uint64_t)o.max_tracked };
+    char err[1024];
+    stats_store *store = stats_store_open(o.store, &so, err, sizeof(err));
+    if (store == NULL) {
+        log_msg(LOG_ERROR, "fatal", "%s", err);
+        return 1;
+    }
     stats_rpc *handlers = stats_rpc_create(store);
     if (o.record_allow &&
         stats_rpc_set_record_allow(handlers, o.record_allow) != 0) {
@@ -157,7 +204,7 @@ int main(int argc, char **argv) {
         stats_store_free(store);
         return 1;
     }
-    log_started(&o, rpc_server_port(srv));
+    log_started(&o, rpc_server_port(srv), store);
 
     char status[96];
     snprintf(status, sizeof(status), "serving gRPC on %s (port %d)",

@@ -64,6 +64,30 @@ static void reject(rpc_call *c, const char *fmt, ...) {
     rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s", msg);
 }
 
+/* The store kept nothing of this call: say why. UNAVAILABLE (the store
+ * failed; the store logged why) makes senders retry. */
+static void fail_store(rpc_call *c, stats_store *store, stats_result res) {
+    switch (res) {
+    case STATS_UNAVAILABLE:
+        rpc_call_fail(c, GRPC_STATUS_UNAVAILABLE, "store %s failed; nothing "
+                      "was recorded, retry later", stats_store_url(store));
+        break;
+    case STATS_FULL:
+        log_msg(LOG_WARN, "refused", "%s: a new n past --max-tracked "
+                "(%llu records refused so far)", rpc_call_method(c),
+                (unsigned long long)stats_store_refused(store));
+        rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "stats-service "
+                      "tracks no more distinct n (--max-tracked); nothing "
+                      "was recorded");
+        break;
+    default:
+        log_msg(LOG_ERROR, "out_of_memory", "%s: nothing recorded",
+                rpc_call_method(c));
+        rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                      "stats-service is out of memory; nothing was recorded");
+        break;
+    }
+}
 
 /* The fields every request line ends with, then write it. */
 static void log_finish(log_line *l, rpc_call *c) {
@@ -198,6 +222,7 @@ static void record_no(rpc_call *c, void *ud) {
     Stats__RecordRequest *req;
     Stats__RecordResponse resp = STATS__RECORD_RESPONSE__INIT;
     const uint8_t *data;
+    stats_result res;
     stats_record r;
     size_t len;
     log_line l;
@@ -216,7 +241,11 @@ static void record_no(rpc_call *c, void *ud) {
         reject_record(c, "", &r);
         return;
     }
-    stats_store_record(store, &r);
+    res = stats_store_record(store, &r);
+    if (res != STATS_OK) {
+        fail_store(c, store, res);
+        return;
+    }
     resp.success = 1;
     rpc_call_reply(c, &resp.base);
 
@@ -283,6 +312,8 @@ static void record_batch(rpc_call *c, void *ud) {
 
     if (res == STATS_INVALID) {
         reject_batch(c, recs, bad);
+    } else if (res != STATS_OK && res != STATS_DUPLICATE) {
+        fail_store(c, store, res);
     } else {
         resp.success = 1;
         resp.duplicate = res == STATS_DUPLICATE;
@@ -306,6 +337,7 @@ static void get_stats(rpc_call *c, void *ud) {
     Google__Protobuf__Empty *req;
     const stats_snapshot *snap;
     const uint8_t *data;
+    stats_result res;
     stats_view *view;
     size_t len;
     log_line l;
@@ -318,7 +350,18 @@ static void get_stats(rpc_call *c, void *ud) {
     }
     google__protobuf__empty__free_unpacked(req, NULL);
 
-    view = stats_views_get(&r->views, r->store);
+    view = stats_views_get(&r->views, r->store, &res);
+    if (view == NULL) {
+        if (res == STATS_UNAVAILABLE) {
+            rpc_call_fail(c, GRPC_STATUS_UNAVAILABLE, "store %s failed",
+                          stats_store_url(r->store));
+            return;
+        }
+        log_msg(LOG_ERROR, "out_of_memory", "GetStats: no snapshot");
+        rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                      "stats-service is out of memory");
+        return;
+    }
     rpc_call_reply_packed(c, stats_view_packed(view));
 
     snap = stats_view_snapshot(view);

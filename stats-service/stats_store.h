@@ -1,10 +1,11 @@
-/* stats_store.h - the stats-service's aggregation: request counts and
- * durations per n, plus the per-sender dedup state of RecordBatch.
+/* stats_store.h - the stats-service's records: request counts and
+ * durations per n, plus the per-sender dedup state of RecordBatch, kept in
+ * a store chosen by URL (memory:, sqlite:PATH, postgresql://...).
  *
- * Pure bookkeeping with one mutex; no gRPC and no protobuf in here, so the
- * unit tests drive it directly. Counters are 64-bit; the sum of durations is
- * kept in 128 bits so averages stay exact long after the reported
- * total_duration_ns has saturated. */
+ * Validation and per-n pre-aggregation happen here; the backend
+ * (stats_backend.h) commits what it is given. No gRPC and no protobuf in
+ * here, so the unit tests drive it directly. Nothing is reported recorded
+ * before the store has committed it. */
 #ifndef STATS_STORE_H
 #define STATS_STORE_H
 
@@ -55,14 +56,32 @@ typedef struct {
 typedef enum {
     STATS_OK = 0,
     STATS_DUPLICATE,            /* batch (sender, seq) was applied before */
-    STATS_INVALID               /* a record or the sender is not valid */
+    STATS_INVALID,              /* a record or the sender is not valid */
+    STATS_NOMEM,
+    STATS_UNAVAILABLE,          /* the store failed: nothing was kept */
+    STATS_FULL                  /* a new n past max_tracked: nothing kept */
 } stats_result;
 
 typedef struct stats_store stats_store;
 
-/* max_senders: senders remembered for batch dedup (0: STATS_MAX_SENDERS). */
-stats_store *stats_store_create(size_t max_senders);
+typedef struct {
+    size_t   max_senders;   /* memory: senders remembered (0: default) */
+    uint64_t max_tracked;   /* distinct n kept at most (0: no bound) */
+} stats_store_options;
+
+/* Open the store named by url: "memory:", "sqlite:PATH" or
+ * "postgresql://..." (also "postgres://"). A database store creates or
+ * migrates its schema. NULL with a message in err (naming the store, never
+ * a password) when the URL is bad or the store cannot be opened. */
+stats_store *stats_store_open(const char *url, const stats_store_options *o,
+                              char *err, size_t cap);
 void stats_store_free(stats_store *s);
+
+/* The url without a password, for logs and errors (static buffer). */
+const char *stats_store_url(const stats_store *s);
+
+/* How many records (RecordNo) and batches were refused with STATS_FULL. */
+uint64_t stats_store_refused(stats_store *s);
 
 /* NULL when the record may be stored, else the name of the bad field
  * ("n" or "duration"). */
@@ -85,15 +104,14 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
                                       uint64_t seq, const stats_record *recs,
                                       size_t len, size_t *bad_index);
 
-/* How many senders are remembered right now. */
-size_t stats_store_senders(stats_store *s);
-
-/* Copy the store out, rows sorted by n. Free with stats_snapshot_free(). */
-void stats_store_snapshot(stats_store *s, stats_snapshot *out);
+/* Copy the store out, rows sorted by n. Free with stats_snapshot_free().
+ * STATS_NOMEM leaves *out empty. */
+stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out);
 void stats_snapshot_free(stats_snapshot *snap);
 
 /* A number that changes whenever anything is recorded: a snapshot with this
- * version is still current. */
+ * version is still current. (A PostgreSQL store may be written by other
+ * instances, so there every call answers a new number.) */
 uint64_t stats_store_version(stats_store *s);
 
 #endif

@@ -36,20 +36,28 @@ void stats_views_destroy(stats_views *vs) {
     pthread_mutex_destroy(&vs->lock);
 }
 
-/* Build a view of the store now. */
-static stats_view *view_build(stats_store *store) {
+/* Build a view of the store now; NULL with *why when it can't. */
+static stats_view *view_build(stats_store *store, stats_result *why) {
     stats_view *v = xcalloc(1, sizeof(*v));
+
+    v->packed = grpc_empty_slice();
     stats__stats_response__init(&v->resp);
-    stats_store_snapshot(store, &v->snap);
+    *why = stats_store_snapshot(store, &v->snap);
+    if (*why != STATS_OK) {
+        free(v);
+        return NULL;
+    }
     stats_response_fill(&v->resp, &v->snap);
     v->packed = grpc_slice_malloc(
         protobuf_c_message_get_packed_size(&v->resp.base));
     protobuf_c_message_pack(&v->resp.base, GRPC_SLICE_START_PTR(v->packed));
     v->refs = 1;    /* the caller's */
+    *why = STATS_OK;
     return v;
 }
 
-stats_view *stats_views_get(stats_views *vs, stats_store *store) {
+stats_view *stats_views_get(stats_views *vs, stats_store *store,
+                            stats_result *why) {
     uint64_t version = stats_store_version(store);
     stats_view *v, *old = NULL;
 
@@ -62,7 +70,8 @@ stats_view *stats_views_get(stats_views *vs, stats_store *store) {
 
     /* Built outside the lock: concurrent builders each get their own, and
      * the newest is kept. */
-    v = view_build(store);
+    v = view_build(store, why);
+    if (v == NULL) return NULL;
     pthread_mutex_lock(&vs->lock);
     if (vs->latest == NULL || vs->latest->snap.version < v->snap.version) {
         old = vs->latest;
@@ -76,8 +85,10 @@ stats_view *stats_views_get(stats_views *vs, stats_store *store) {
 }
 
 void stats_view_release(stats_views *vs, stats_view *v) {
+    int left;
+
     pthread_mutex_lock(&vs->lock);
-    int left = --v->refs;
+    left = --v->refs;
     pthread_mutex_unlock(&vs->lock);
     if (left == 0) view_free(v);
 }

@@ -323,7 +323,7 @@ is($? >> 8, 2, 'bad $PORT exits 2');
     if ($pid == 0) {
         $ENV{PORT} = $port;
         open(STDERR, '>', '/dev/null');
-        exec($bin) or POSIX::_exit(127);
+        exec($bin, '--store=memory:') or POSIX::_exit(127);
     }
     my $status = '';
     for (1 .. 100) {

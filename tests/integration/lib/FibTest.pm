@@ -16,6 +16,8 @@
 #   env => {K => V}  extra environment for the daemon (e.g. PORT)
 #   fibctl => [ARGS] fibctl flags the health check needs (e.g. --tls-ca F)
 #   wait => 0        do not wait for SERVING (a daemon expected to fail)
+# stats-service gets --store=memory: unless a store is given (store => ''
+# gives no --store at all: the default, a file in the state directory).
 # Daemons still running when the test script ends are killed.
 package FibTest;
 
@@ -56,6 +58,10 @@ sub _start {
     my $env = delete $flags{env} // {};
     my $fibctl_args = delete $flags{fibctl} // [];
     my $wait = delete $flags{wait} // 1;
+    # stats-service's default store is a file in the current directory:
+    # tests say which store they want, memory: unless they do.
+    $flags{store} //= 'memory:' if $name eq 'stats-service';
+    delete $flags{store} if $name eq 'stats-service' && $flags{store} eq '';
     my $port = delete $flags{port};
     my $listen = exists $flags{listen} ? delete $flags{listen}
                                        : '127.0.0.1:' . free_port();

@@ -68,7 +68,7 @@ static Stats__StatsResponse *round_trip(stats_store *s) {
 }
 
 START_TEST(test_response_saturates_and_is_exact) {
-    stats_store *s = stats_store_create(0);
+    stats_store *s = stats_store_open("memory:", NULL, NULL, 0);
     stats_record big = {30, 2, STATS_CACHE_HIT};
     stats_record small = {4, 1500, STATS_CACHE_MISS};
     stats_record small2 = {4, 2500, STATS_CACHE_NONE};
@@ -107,7 +107,7 @@ START_TEST(test_response_saturates_and_is_exact) {
 END_TEST
 
 START_TEST(test_response_empty) {
-    stats_store *s = stats_store_create(0);
+    stats_store *s = stats_store_open("memory:", NULL, NULL, 0);
     Stats__StatsResponse *r = round_trip(s);
 
     ck_assert_int_eq(r->total_requests, 0);

@@ -1,21 +1,65 @@
-/* test_stats_store.c - the stats store: exact averages, 64-bit counters,
- * min/max, cache counts, sorting, batch dedup and validation, concurrent
- * recording. */
+/* test_stats_store.c - the stats store, one suite run against each kind
+ * (memory:, sqlite: on a temporary file, and the PostgreSQL database named
+ * by $STATS_TEST_PG_URL, which tests/run starts): exact averages, 64-bit
+ * counters, min/max, cache counts, sorting, batch dedup and validation,
+ * --max-tracked, what survives reopening, bad URLs, concurrent recording. */
 #include <check.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/testutil.h"
 #include "stats_store.h"
 
+static const char *url;         /* the store under test */
+static const char *kind;        /* "memory", "sqlite" or "postgresql" */
+static char sqlite_path[256];
 static stats_store *store;
 
+static int is(const char *k) {
+    return strcmp(kind, k) == 0;
+}
+
+/* An empty store of the kind under test. */
+static void wipe(void) {
+    char path[300];
+
+    if (is("sqlite")) {
+        unlink(sqlite_path);
+        snprintf(path, sizeof(path), "%s-wal", sqlite_path);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s-shm", sqlite_path);
+        unlink(path);
+    } else if (is("postgresql")) {
+        PGconn *c = PQconnectdb(url);
+        PGresult *r = PQexec(c, "SET client_min_messages = warning;"
+                             "DROP TABLE IF EXISTS fib_stats, fib_senders,"
+                             " fib_schema");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "%s: %s", url, PQerrorMessage(c));
+            exit(1);
+        }
+        PQclear(r);
+        PQfinish(c);
+    }
+}
+
+static stats_store *open_store(uint64_t max_tracked, size_t max_senders) {
+    stats_store_options o = { max_senders, max_tracked };
+    char err[512];
+    stats_store *s = stats_store_open(url, &o, err, sizeof(err));
+
+    ck_assert_msg(s != NULL, "%s", err);
+    return s;
+}
+
 static void setup(void) {
-    store = stats_store_create(0);
-    ck_assert_ptr_nonnull(store);
+    wipe();
+    store = open_store(0, 0);
 }
 
 static void teardown(void) {
@@ -253,7 +297,6 @@ START_TEST(test_batch_dedup) {
     ck_assert_uint_eq(find_row(&snap, 1)->count, 3);
     ck_assert_uint_eq(find_row(&snap, 2)->count, 2);
     stats_snapshot_free(&snap);
-    ck_assert_uint_eq(stats_store_senders(store), 2);
 }
 END_TEST
 
@@ -323,7 +366,10 @@ static stats_result batch1(stats_store *s, const char *sender, uint64_t seq) {
 }
 
 START_TEST(test_senders_bounded) {
-    stats_store *small = stats_store_create(3);
+    stats_store *small;
+
+    if (!is("memory")) return;      /* the databases remember every sender */
+    small = open_store(0, 3);
 
     ck_assert_int_eq(batch1(small, "a", 1), STATS_OK);
     ck_assert_int_eq(batch1(small, "b", 1), STATS_OK);
@@ -331,21 +377,114 @@ START_TEST(test_senders_bounded) {
     /* "a" seen again: now "b" is the least recently seen. */
     ck_assert_int_eq(batch1(small, "a", 1), STATS_DUPLICATE);
     ck_assert_int_eq(batch1(small, "d", 1), STATS_OK);
-    ck_assert_uint_eq(stats_store_senders(small), 3);
     /* "a", "c", "d" are remembered; "b" was forgotten and counts again. */
     ck_assert_int_eq(batch1(small, "a", 1), STATS_DUPLICATE);
     ck_assert_int_eq(batch1(small, "c", 1), STATS_DUPLICATE);
     ck_assert_int_eq(batch1(small, "d", 1), STATS_DUPLICATE);
     ck_assert_int_eq(batch1(small, "b", 1), STATS_OK);
-    ck_assert_uint_eq(stats_store_senders(small), 3);
     stats_store_free(small);
+}
+END_TEST
+
+START_TEST(test_max_tracked) {
+    stats_store *s;
+    stats_snapshot snap;
+    stats_record r = {1, 10, 0};
+    stats_record batch[] = {{2, 5, 0}, {9, 5, 0}, {2, 7, 0}};
+    size_t bad;
+    int32_t n;
+
+    stats_store_free(store);
+    store = s = open_store(3, 0);
+    for (n = 1; n <= 3; n++) {
+        r.n = n;
+        ck_assert_int_eq(stats_store_record(s, &r), STATS_OK);
+    }
+    r.n = 4;
+    ck_assert_int_eq(stats_store_record(s, &r), STATS_FULL);
+    /* A batch adding a new n is refused whole, n=2 included. */
+    ck_assert_int_eq(stats_store_record_batch(s, "a", 1, batch, 3, &bad),
+                     STATS_FULL);
+    ck_assert_uint_eq(stats_store_refused(s), 1 + 3);
+    /* Known n still count, and the refused batch's seq was not used up. */
+    r.n = 2;
+    ck_assert_int_eq(stats_store_record(s, &r), STATS_OK);
+    ck_assert_int_eq(stats_store_record_batch(s, "a", 1, batch, 1, &bad),
+                     STATS_OK);
+    ck_assert_int_eq(stats_store_snapshot(s, &snap), STATS_OK);
+    ck_assert_uint_eq(snap.len, 3);
+    ck_assert_uint_eq(snap.total, 5);
+    ck_assert_uint_eq(find_row(&snap, 2)->count, 3);
+    ck_assert_ptr_null(find_row(&snap, 4));
+    ck_assert_ptr_null(find_row(&snap, 9));
+    stats_snapshot_free(&snap);
+}
+END_TEST
+
+/* Closing and reopening keeps everything committed (and the dedup state)
+ * in the database stores; memory: starts empty. */
+START_TEST(test_reopen) {
+    stats_record recs[] = {{5, 100, STATS_CACHE_HIT}, {6, 300, 0}};
+    stats_record big = {7, INT64_MAX, STATS_CACHE_MISS};
+    stats_snapshot snap;
+    size_t bad;
+
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 9, recs, 2, &bad),
+                     STATS_OK);
+    ck_assert_int_eq(stats_store_record_many(store, &big, UINT64_MAX - 1),
+                     STATS_OK);
+    stats_store_free(store);
+    store = open_store(0, 0);
+    ck_assert_int_eq(stats_store_snapshot(store, &snap), STATS_OK);
+    if (is("memory")) {
+        ck_assert_uint_eq(snap.len, 0);
+        stats_snapshot_free(&snap);
+        return;
+    }
+    ck_assert_uint_eq(snap.len, 3);
+    ck_assert_uint_eq(snap.total, UINT64_MAX);
+    ck_assert_uint_eq(find_row(&snap, 5)->cache_hits, 1);
+    ck_assert_int_eq(find_row(&snap, 6)->min_ns, 300);
+    ck_assert_uint_eq(find_row(&snap, 7)->count, UINT64_MAX - 1);
+    ck_assert_uint_eq(find_row(&snap, 7)->total_ns, UINT64_MAX);
+    ck_assert(find_row(&snap, 7)->average_ms == (double)INT64_MAX / 1e6);
+    stats_snapshot_free(&snap);
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 9, recs, 2, &bad),
+                     STATS_DUPLICATE);
+}
+END_TEST
+
+/* URLs that name no store, or a store that cannot be opened: NULL and a
+ * message naming it, without its password. */
+START_TEST(test_bad_urls) {
+    static const char *const bad[] = {
+        "", "memory", "redis://localhost", "sqlite:",
+        "sqlite:/nonexistent-dir/stats.db",
+        "postgresql://fib:s3cret@127.0.0.1:1/stats?connect_timeout=2",
+    };
+    char err[512];
+    size_t i;
+
+    if (!is("memory")) return;      /* once is enough */
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        ck_assert_ptr_null(stats_store_open(bad[i], NULL, err, sizeof(err)));
+        ck_assert_msg(strstr(err, "store \"") == err, "%s", err);
+        ck_assert_ptr_null(strstr(err, "s3cret"));
+    }
+    stats_store_open(bad[5], NULL, err, sizeof(err));
+    ck_assert_msg(strstr(err, "fib:***@127.0.0.1:1") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "cannot connect") != NULL, "%s", err);
+    stats_store_open(bad[2], NULL, err, sizeof(err));
+    ck_assert_msg(strstr(err, "not a store URL") != NULL, "%s", err);
 }
 END_TEST
 
 /* --- concurrency ---------------------------------------------------------- */
 
 #define THREADS 4
-#define PER_THREAD 20000
+/* A transaction per record in the databases: fewer there. */
+#define PER_THREAD (is("memory") ? 20000 : 1000)
 
 static void *recorder(void *arg) {
     int id = (int)(intptr_t)arg;
@@ -435,11 +574,38 @@ static Suite *store_suite(void) {
     tcase_add_test(tc, test_batch_invalid_counts_nothing);
     tcase_add_test(tc, test_batch_long_sender);
     tcase_add_test(tc, test_senders_bounded);
+    tcase_add_test(tc, test_max_tracked);
+    tcase_add_test(tc, test_reopen);
+    tcase_add_test(tc, test_bad_urls);
     tcase_add_test(tc, test_concurrent_exact_totals);
     suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void) {
+static int run_on(const char *k, const char *u) {
+    kind = k;
+    url = u;
+    printf("stats_store on %s\n", u);
     return run_suite(store_suite());
+}
+
+int main(void) {
+    const char *pg = getenv("STATS_TEST_PG_URL");
+    char sqlite_url[300];
+    int failed = 0;
+
+    snprintf(sqlite_path, sizeof(sqlite_path), "%s/stats-unit-%d.db",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    snprintf(sqlite_url, sizeof(sqlite_url), "sqlite:%s", sqlite_path);
+    failed |= run_on("memory", "memory:");
+    failed |= run_on("sqlite", sqlite_url);
+    wipe();
+    if (pg == NULL || pg[0] == '\0') {
+        printf("stats_store on postgresql: FAILED, STATS_TEST_PG_URL is not "
+               "set (tests/run starts a cluster and sets it)\n");
+        return 1;
+    }
+    failed |= run_on("postgresql", pg);
+    wipe();
+    return failed;
 }

@@ -10,9 +10,10 @@
 
 static stats_store *store;
 static stats_views views;
+static stats_result why;
 
 static void setup(void) {
-    store = stats_store_create(0);
+    store = stats_store_open("memory:", NULL, NULL, 0);
     stats_views_init(&views);
 }
 
@@ -31,8 +32,8 @@ START_TEST(test_reused_until_changed) {
 
     record(1, 1500);
     record(1, 2500);
-    a = stats_views_get(&views, store);
-    b = stats_views_get(&views, store);
+    a = stats_views_get(&views, store, &why);
+    b = stats_views_get(&views, store, &why);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_eq(a, b);
     ck_assert_int_eq(stats_view_response(a)->total_requests, 2);
@@ -40,7 +41,7 @@ START_TEST(test_reused_until_changed) {
               == 0.002);
 
     record(0, 7);
-    c = stats_views_get(&views, store);
+    c = stats_views_get(&views, store, &why);
     ck_assert_ptr_ne(a, c);
     /* The old view is still whole for those holding it. */
     ck_assert_int_eq(stats_view_response(a)->total_requests, 2);
@@ -72,10 +73,10 @@ START_TEST(test_duplicate_batch_keeps_view) {
 
     ck_assert_int_eq(stats_store_record_batch(store, "s", 1, &r, 1, &bad),
                      STATS_OK);
-    a = stats_views_get(&views, store);
+    a = stats_views_get(&views, store, &why);
     ck_assert_int_eq(stats_store_record_batch(store, "s", 1, &r, 1, &bad),
                      STATS_DUPLICATE);
-    b = stats_views_get(&views, store);
+    b = stats_views_get(&views, store, &why);
     ck_assert_ptr_eq(a, b);
     ck_assert_int_eq(stats_view_response(b)->total_requests, 1);
     stats_view_release(&views, a);
@@ -87,9 +88,10 @@ static void *churn(void *arg) {
     int i;
 
     for (i = 0; i < 2000; i++) {
+        stats_result res;
         stats_view *v;
         if ((intptr_t)arg) record(i % 100, i);
-        v = stats_views_get(&views, store);
+        v = stats_views_get(&views, store, &res);
         ck_assert_ptr_nonnull(v);
         /* Each view is consistent: its rows add up to its total. */
         uint64_t sum = 0;
@@ -112,7 +114,7 @@ START_TEST(test_concurrent_readers_and_writers) {
         pthread_create(&th[i], NULL, churn, (void *)(intptr_t)(i % 2));
     }
     for (i = 0; i < 4; i++) pthread_join(th[i], NULL);
-    v = stats_views_get(&views, store);
+    v = stats_views_get(&views, store, &why);
     ck_assert_uint_eq(stats_view_response(v)->total_requests64, 4000);
     stats_view_release(&views, v);
 }
