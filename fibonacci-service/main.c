@@ -64,9 +64,10 @@ static int parse_flags(int argc, char **argv, config *cfg) {
         { "cache-bytes", FLAG_SIZE, &cfg->cache_bytes, 0, INT64_MAX, NULL,
           "memory for cached values of F(n), n > 92" },
         { "stats-queue", FLAG_INT, &cfg->stats_queue, 1, 100000000, NULL,
-          "stats records held while undelivered; the oldest are dropped" },
+          "distinct n whose stats wait for delivery (aggregated per n); "
+          "records of a new n past it are dropped" },
         { "stats-batch", FLAG_INT, &cfg->stats_batch, 1, 100000, NULL,
-          "stats records per RecordBatch call" },
+          "aggregated entries (distinct n) per RecordBatch call" },
         { "drain-timeout", FLAG_DURATION, &cfg->drain_timeout,
           0, 3600LL * 1000000000LL, NULL,
           "on SIGTERM, time for calls in flight, then for the stats flush" },

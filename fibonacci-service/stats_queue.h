@@ -1,9 +1,12 @@
-/* stats_queue.h - a bounded in-memory queue of per-request stats records,
+/* stats_queue.h - per-request stats waiting for delivery, aggregated per n,
  * between the request handlers (producers) and the stats sender (consumer).
  *
- * Pushing never blocks on anything but a short mutex and is O(1): when the
- * queue is full the OLDEST record is overwritten and counted as dropped, so
- * the newest records survive a long stats-service outage. */
+ * A record for an n already waiting is folded into that n's entry (count,
+ * duration sum, min, max, cache hits and misses), so what is held grows with
+ * the number of distinct n, not with the number of requests: a long
+ * stats-service outage at full load costs one entry per n. The bound is in
+ * entries; a record of a new n past it is dropped and counted. Pushing never
+ * blocks on anything but a short mutex. */
 #ifndef STATS_QUEUE_H
 #define STATS_QUEUE_H
 
@@ -11,34 +14,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One request as this daemon reports it (the stats-service's stats_record
- * is the same fact as that daemon stores it). */
+/* Every request for one n since its entry was taken. */
 typedef struct {
-    int32_t n;
-    uint8_t cache;          /* stats.CacheResult value */
-    int64_t duration_ns;
-} stats_report;
+    int32_t  n;
+    uint64_t count;
+    uint64_t sum_ns;        /* saturates at UINT64_MAX */
+    int64_t  min_ns;
+    int64_t  max_ns;
+    uint64_t hits;          /* stats.CacheResult CACHE_HIT */
+    uint64_t misses;        /* CACHE_MISS */
+} stats_entry;
 
 typedef struct stats_queue stats_queue;
 
-/* A queue holding at most `capacity` (>= 1) records. */
+/* A queue holding at most `capacity` (>= 1) distinct n. */
 stats_queue *stats_queue_create(size_t capacity);
 void stats_queue_destroy(stats_queue *q);
 
-/* Append a record, dropping the oldest one when full. */
+/* Count one request, dropping it when its n is new and the queue full. */
 void stats_queue_push(stats_queue *q, int32_t n, int64_t duration_ns,
                       uint8_t cache);
 
-/* Move up to `max` of the oldest records into out[]; returns how many.
+/* Move up to `max` of the oldest entries into out[]; returns how many.
  * With none queued, waits until one is pushed, the queue is woken, or the
  * monotonic time `deadline_ns` passes (0: don't wait). */
-size_t stats_queue_pop(stats_queue *q, stats_report *out, size_t max,
+size_t stats_queue_pop(stats_queue *q, stats_entry *out, size_t max,
                        int64_t deadline_ns);
 
 /* Wake a consumer waiting in stats_queue_pop() (used on shutdown). */
 void stats_queue_wake(stats_queue *q);
 
+/* Entries (distinct n) waiting. */
 size_t stats_queue_len(stats_queue *q);
+
+/* Requests waiting (the sum of the entries' counts). */
+uint64_t stats_queue_records(stats_queue *q);
 
 /* Records dropped because the queue was full, since the start. */
 uint64_t stats_queue_dropped(stats_queue *q);

@@ -1,7 +1,8 @@
-/* stats_sender.c - delivers queued stats records to the stats-service from
- * one background thread: RecordBatch with (sender, seq) for exactly-once
- * counting, RecordNo for an original stats-service, retries with backoff
- * while it is away, and a bounded flush on shutdown. */
+/* stats_sender.c - delivers the queued per-n aggregates to the
+ * stats-service from one background thread: RecordBatch with aggregated
+ * entries and (sender, seq) for exactly-once counting, one RecordNo per
+ * request for an original stats-service, retries with backoff while it is
+ * away, and a bounded flush on shutdown. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,9 +36,11 @@
 #define METHOD_BATCH  "/stats.Stats/RecordBatch"
 #define METHOD_RECORD "/stats.Stats/RecordNo"
 
+/* Capped at 250 ms: once stats-service answers again, delivery resumes
+ * within that (the queue is aggregated, so waiting costs little memory). */
 const backoff_policy stats_sender_backoff = {
     .base = 50 * NS_PER_MS,
-    .max = 5 * NS_PER_SEC,
+    .max = 250 * NS_PER_MS,
     .multiplier = 2.0,
     .jitter = 0.5,
 };
@@ -57,16 +60,18 @@ struct stats_sender {
     rpc_tls_stamp   tls_stamp;
     atomic_bool     tls_reload;
 
-    /* The batch being delivered: records[0..pending), of which the first
-     * `done` went out already one by one (RecordNo mode). */
-    size_t                 batch_max;
-    stats_report          *batch;
-    Stats__RecordRequest  *msgs;
-    Stats__RecordRequest **msg_ptrs;
-    size_t                 pending;
-    size_t                 done;
-    uint64_t               seq;
-    bool                   no_batch;  /* the server answered UNIMPLEMENTED */
+    /* The batch being delivered: entries[0..pending), of which the first
+     * `done`, and `done_in` requests of the next, went out already one by
+     * one (RecordNo mode). */
+    size_t                     batch_max;
+    stats_entry               *batch;
+    Stats__AggregatedRecord   *msgs;
+    Stats__AggregatedRecord  **msg_ptrs;
+    size_t                     pending;
+    size_t                     done;
+    uint64_t                   done_in;
+    uint64_t                   seq;
+    bool                       no_batch;  /* RecordNo only, see deliver() */
 
     /* Set by stats_sender_stop(), read by the thread; under `lock`. */
     pthread_mutex_t lock;
@@ -133,7 +138,8 @@ static void note_drops(stats_sender *s, bool force) {
     if (log_begin(&l, LOG_WARN, "stats_dropped")) {
         log_uint(&l, "dropped", dropped - s->drops_logged);
         log_uint(&l, "dropped_total", dropped);
-        log_str(&l, "msg", "stats queue full; oldest records dropped");
+        log_str(&l, "msg", "stats queue full (--stats-queue distinct n); "
+                "records of new n dropped");
         log_end(&l);
     }
     s->drops_logged = dropped;
@@ -147,14 +153,20 @@ static bool next_batch(stats_sender *s, int64_t wait_until_ns) {
     note_drops(s, false);
     if (s->pending == 0) return false;
     for (size_t i = 0; i < s->pending; i++) {
-        Stats__RecordRequest *m = &s->msgs[i];
-        stats__record_request__init(m);
-        m->n = s->batch[i].n;
-        m->duration = s->batch[i].duration_ns;
-        m->cache = (Stats__CacheResult)s->batch[i].cache;
+        const stats_entry *e = &s->batch[i];
+        Stats__AggregatedRecord *m = &s->msgs[i];
+        stats__aggregated_record__init(m);
+        m->n = e->n;
+        m->count = e->count;
+        m->duration_sum = e->sum_ns;
+        m->min_duration = e->min_ns;
+        m->max_duration = e->max_ns;
+        m->cache_hits = e->hits;
+        m->cache_misses = e->misses;
         s->msg_ptrs[i] = m;
     }
     s->done = 0;
+    s->done_in = 0;
     s->seq++;
     return true;
 }
@@ -165,47 +177,81 @@ static int64_t call_timeout(bool stopping, int64_t deadline) {
     return left < CALL_TIMEOUT_NS ? left : CALL_TIMEOUT_NS;
 }
 
-/* One RecordBatch attempt for the whole batch. */
-static rpc_result send_batch(stats_sender *s, int64_t timeout) {
+/* One RecordBatch attempt for the whole batch. *ignored is set when the
+ * server acknowledged it without counting the aggregated entries: a
+ * stats-service older than them (proto3 skips fields it does not know). */
+static rpc_result send_batch(stats_sender *s, int64_t timeout, bool *ignored) {
     Stats__RecordBatchRequest req = STATS__RECORD_BATCH_REQUEST__INIT;
     req.sender = s->id;
     req.seq = s->seq;
-    req.n_records = s->pending;
-    req.records = s->msg_ptrs;
+    req.n_aggregated = s->pending;
+    req.aggregated = s->msg_ptrs;
     ProtobufCMessage *reply = NULL;
     rpc_result r = rpc_client_call(s->channel, METHOD_BATCH, &req.base,
                                    &stats__record_batch_response__descriptor,
                                    &reply, timeout, NULL);
-    if (reply != NULL) protobuf_c_message_free_unpacked(reply, NULL);
-    return r;
-}
-
-/* RecordNo for each record not yet sent; stops at the first failure so a
- * retry goes on from there. */
-static rpc_result send_each(stats_sender *s, int64_t timeout) {
-    rpc_result r = { GRPC_STATUS_OK, NULL };
-    while (s->done < s->pending) {
-        ProtobufCMessage *reply = NULL;
-        r = rpc_client_call(s->channel, METHOD_RECORD,
-                            &s->msgs[s->done].base,
-                            &stats__record_response__descriptor,
-                            &reply, timeout, NULL);
-        if (reply != NULL) protobuf_c_message_free_unpacked(reply, NULL);
-        if (r.status != GRPC_STATUS_OK) break;
-        s->done++;
+    *ignored = false;
+    if (reply != NULL) {
+        Stats__RecordBatchResponse *resp = (Stats__RecordBatchResponse *)reply;
+        *ignored = r.status == GRPC_STATUS_OK && !resp->duplicate
+                   && resp->aggregated_recorded == 0 && s->pending > 0;
+        protobuf_c_message_free_unpacked(reply, NULL);
     }
     return r;
 }
 
+/* Request k (0-based) of entry e as a RecordNo: the count's durations add
+ * up to the sum (the last one takes the remainder), the first `hits` are
+ * cache hits, the next `misses` cache misses. */
+static void nth_request(const stats_entry *e, uint64_t k,
+                        Stats__RecordRequest *m) {
+    uint64_t each = e->sum_ns / e->count;
+    stats__record_request__init(m);
+    m->n = e->n;
+    m->duration = (int64_t)(k + 1 < e->count
+                            ? each : e->sum_ns - each * (e->count - 1));
+    m->cache = k < e->hits ? STATS__CACHE_RESULT__CACHE_HIT
+             : k < e->hits + e->misses ? STATS__CACHE_RESULT__CACHE_MISS
+             : STATS__CACHE_RESULT__CACHE_UNSPECIFIED;
+}
+
+/* RecordNo for each request not yet sent; stops at the first failure so a
+ * retry goes on from there. */
+static rpc_result send_each(stats_sender *s, int64_t timeout) {
+    rpc_result r = { GRPC_STATUS_OK, NULL };
+    while (s->done < s->pending) {
+        const stats_entry *e = &s->batch[s->done];
+        Stats__RecordRequest m;
+        ProtobufCMessage *reply = NULL;
+        nth_request(e, s->done_in, &m);
+        r = rpc_client_call(s->channel, METHOD_RECORD, &m.base,
+                            &stats__record_response__descriptor,
+                            &reply, timeout, NULL);
+        if (reply != NULL) protobuf_c_message_free_unpacked(reply, NULL);
+        if (r.status != GRPC_STATUS_OK) break;
+        if (++s->done_in == e->count) {
+            s->done++;
+            s->done_in = 0;
+        }
+    }
+    return r;
+}
+
+/* RecordBatch, or RecordNo per request for a stats-service that has no
+ * RecordBatch (the original contract: UNIMPLEMENTED) or ignores the
+ * aggregated entries. */
 static rpc_result deliver(stats_sender *s, int64_t timeout) {
     if (!s->no_batch) {
-        rpc_result r = send_batch(s, timeout);
-        if (r.status != GRPC_STATUS_UNIMPLEMENTED) return r;
+        bool ignored;
+        rpc_result r = send_batch(s, timeout, &ignored);
+        if (r.status != GRPC_STATUS_UNIMPLEMENTED && !ignored) return r;
         free(r.details);
         s->no_batch = true;
-        log_msg(LOG_INFO, "stats_record_no",
-                "stats-service has no RecordBatch; sending RecordNo "
-                "per record");
+        log_msg(LOG_INFO, "stats_record_no", ignored
+                ? "stats-service ignores aggregated entries; sending "
+                  "RecordNo per request"
+                : "stats-service has no RecordBatch; sending RecordNo "
+                  "per request");
     }
     return send_each(s, timeout);
 }
@@ -229,6 +275,14 @@ static void on_delivered(stats_sender *s) {
     s->failures = 0;
     s->pending = 0;
     s->done = 0;
+    s->done_in = 0;
+}
+
+/* Requests of the batch not delivered yet. */
+static uint64_t batch_left(const stats_sender *s) {
+    uint64_t left = 0;
+    for (size_t i = s->done; i < s->pending; i++) left += s->batch[i].count;
+    return left - s->done_in;
 }
 
 /* A transient failure: warn (rate-limited) and return the backoff delay. */
@@ -242,8 +296,8 @@ static int64_t on_transient(stats_sender *s, const rpc_result *r) {
             log_str(&l, "status", rpc_status_name(r->status));
             log_str(&l, "details", r->details);
             log_uint(&l, "attempts", s->failures);
-            log_uint(&l, "batch", s->pending - s->done);
-            log_uint(&l, "queued", stats_queue_len(s->queue));
+            log_uint(&l, "batch", batch_left(s));
+            log_uint(&l, "queued", stats_queue_records(s->queue));
             log_int(&l, "retry_in_ms", delay / NS_PER_MS);
             log_end(&l);
         }
@@ -258,13 +312,14 @@ static void on_rejected(stats_sender *s, const rpc_result *r) {
         log_str(&l, "status", rpc_status_name(r->status));
         log_str(&l, "details", r->details);
         log_uint(&l, "seq", s->seq);
-        log_uint(&l, "dropped", s->pending - s->done);
+        log_uint(&l, "dropped", batch_left(s));
         log_str(&l, "msg", "stats-service refused a batch; dropped it");
         log_end(&l);
     }
     s->failures = 0;
     s->pending = 0;
     s->done = 0;
+    s->done_in = 0;
 }
 
 /* A fresh channel after UNAVAILABLE, so that each retry connects at once
@@ -281,7 +336,7 @@ static void reconnect(stats_sender *s) {
     if (ch == NULL) return;
     grpc_channel_destroy(s->channel);
     s->channel = ch;
-    if (s->done == 0) s->no_batch = false;
+    if (s->done == 0 && s->done_in == 0) s->no_batch = false;
 }
 
 /* Read the TLS files; false (logged) if they do not load. */
@@ -353,7 +408,7 @@ static void *sender_main(void *arg) {
         free(r.details);
     }
     note_drops(s, true);
-    s->left = (s->pending - s->done) + stats_queue_len(s->queue);
+    s->left = batch_left(s) + stats_queue_records(s->queue);
     return NULL;
 }
 

@@ -1,11 +1,14 @@
 /* stats_sender.h - the background thread that delivers queued per-request
  * stats records to the stats-service.
  *
- * Records go out with RecordBatch, tagged with this process's random sender
- * id and an increasing seq; a batch is resent unchanged until acknowledged,
- * so the stats-service applies it once however often it is retried. A
- * stats-service without RecordBatch (the original, UNIMPLEMENTED) gets one
- * RecordNo per record instead. UNAVAILABLE and DEADLINE_EXCEEDED are retried
+ * The queue's per-n aggregates go out as RecordBatch aggregated entries,
+ * tagged with this process's random sender id and an increasing seq; a
+ * batch is resent unchanged until acknowledged, so the stats-service
+ * applies it once however often it is retried. A stats-service without
+ * RecordBatch (the original, UNIMPLEMENTED), or one that acknowledges
+ * without counting aggregated entries (older), gets one RecordNo per
+ * request instead; RecordNo has no dedup, so a RecordNo retried after a
+ * lost answer may count twice. UNAVAILABLE and DEADLINE_EXCEEDED are retried
  * without limit, with exponential backoff and jitter; any other error is
  * logged and that batch dropped. The handlers never wait for any of this. */
 #ifndef STATS_SENDER_H
@@ -21,7 +24,7 @@
 typedef struct stats_sender stats_sender;
 
 /* Retry schedule for failed deliveries, in nanoseconds: 50 ms doubling up
- * to 5 s, each delay jittered down by up to half. */
+ * to 250 ms, each delay jittered down by up to half. */
 extern const backoff_policy stats_sender_backoff;
 
 /* Start the thread: it takes up to `batch_max` records at a time from `q`
@@ -43,7 +46,7 @@ void stats_sender_reload_tls(stats_sender *s);
 
 /* Deliver what is queued until the queue is empty or the monotonic time
  * `deadline_ns` passes, then stop the thread and free the sender. Returns
- * the number of records left undelivered. */
+ * the number of requests left undelivered. */
 uint64_t stats_sender_stop(stats_sender *s, int64_t deadline_ns);
 
 /* A fresh random UUID (version 4) in `out` (37 bytes). */

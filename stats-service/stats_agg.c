@@ -46,15 +46,18 @@ static int by_n(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
-size_t stats_agg_batch(stats_agg *out, const stats_record *recs, size_t len) {
+size_t stats_agg_batch(stats_agg *out, const stats_record *recs, size_t len,
+                       const stats_agg *more, size_t nmore) {
     size_t i, j = 0, k;
 
-    if (len == 0) return 0;
     for (i = 0; i < len; i++) {
         memset(&out[i], 0, sizeof(out[i]));
         out[i].n = recs[i].n;
         stats_agg_add(&out[i], &recs[i], 1);
     }
+    if (nmore > 0) memcpy(out + len, more, nmore * sizeof(*more));
+    len += nmore;
+    if (len == 0) return 0;
     /* Sorted by n: equal n become neighbours, and database stores lock
      * rows in one order, so concurrent batches cannot deadlock. */
     qsort(out, len, sizeof(*out), by_n);

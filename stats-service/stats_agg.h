@@ -15,7 +15,7 @@
 
 __extension__ typedef unsigned __int128 stats_u128;
 
-typedef struct {
+typedef struct stats_agg {
     int32_t    n;
     uint64_t   count;       /* 0: empty, min/max meaningless */
     int64_t    min_ns;
@@ -37,9 +37,11 @@ void stats_agg_merge(stats_agg *a, const stats_agg *b);
 /* The snapshot row for a non-empty aggregate. */
 void stats_agg_row(stats_row *row, const stats_agg *a);
 
-/* Aggregate recs[0..len) per n into out (room for len entries), sorted by
- * n. Returns how many distinct n were written. */
-size_t stats_agg_batch(stats_agg *out, const stats_record *recs, size_t len);
+/* Aggregate recs[0..len) and the aggregates more[0..nmore) per n into out
+ * (room for len + nmore entries), sorted by n. Returns how many distinct n
+ * were written. */
+size_t stats_agg_batch(stats_agg *out, const stats_record *recs, size_t len,
+                       const stats_agg *more, size_t nmore);
 
 /* Decimal text of v into buf (at least 40 bytes). Returns buf. */
 char *stats_u128_format(stats_u128 v, char *buf);

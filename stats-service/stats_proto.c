@@ -67,6 +67,31 @@ long long stats_batch_sender_wire_len(const uint8_t *data, size_t len) {
     return sender;
 }
 
+const char *stats_agg_from_proto(stats_agg *out,
+                                 const Stats__AggregatedRecord *m) {
+    if (m->n < 0) return "n must be >= 0";
+    if (m->count == 0) return "count must be >= 1";
+    if (m->min_duration < 0) return "min_duration must be >= 0";
+    if (m->max_duration < m->min_duration)
+        return "max_duration must be >= min_duration";
+    if (m->cache_hits > m->count || m->cache_misses > m->count - m->cache_hits)
+        return "cache_hits + cache_misses must be <= count";
+    if ((stats_u128)m->duration_sum < (stats_u128)m->count
+                                      * (uint64_t)m->min_duration
+        || (stats_u128)m->duration_sum > (stats_u128)m->count
+                                         * (uint64_t)m->max_duration)
+        return "duration_sum must be between count * min_duration and "
+               "count * max_duration";
+    out->n = m->n;
+    out->count = m->count;
+    out->sum_ns = m->duration_sum;
+    out->min_ns = m->min_duration;
+    out->max_ns = m->max_duration;
+    out->hits = m->cache_hits;
+    out->misses = m->cache_misses;
+    return NULL;
+}
+
 static void stat_from_row(Stats__FibonacciStat *st, const stats_row *row) {
     stats__fibonacci_stat__init(st);
     st->n = row->n;

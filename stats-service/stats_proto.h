@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "stats/stats.pb-c.h"
+#include "stats_agg.h"
 #include "stats_store.h"
 
 /* v, or INT32_MAX when v does not fit an int32 field. */
@@ -23,6 +24,11 @@ void stats_record_from_proto(stats_record *out, const Stats__RecordRequest *m);
  * bytes do not parse. protobuf-c hands strings over NUL-terminated, so a
  * sender with a NUL byte in it looks shorter than this. */
 long long stats_batch_sender_wire_len(const uint8_t *data, size_t len);
+
+/* An aggregated entry as a store aggregate. Returns NULL, or what is wrong
+ * with it ("n must be >= 0", ...) with *out undefined. */
+const char *stats_agg_from_proto(stats_agg *out,
+                                 const Stats__AggregatedRecord *m);
 
 /* Fill *resp (already initialised with STATS__STATS_RESPONSE__INIT) from a
  * snapshot. The repeated field is allocated in one block; release it with

@@ -266,6 +266,31 @@ static stats_record *batch_records(const Stats__RecordBatchRequest *req) {
     return recs;
 }
 
+/* The batch's aggregated entries as store aggregates, in *out (NULL when
+ * out of memory). Returns 0, or -1 after rejecting the call for a bad
+ * entry. *requests is the sum of their counts. */
+static int batch_aggs(rpc_call *c, const Stats__RecordBatchRequest *req,
+                      stats_agg **out, uint64_t *requests) {
+    const char *bad;
+    size_t i;
+
+    *requests = 0;
+    *out = malloc((req->n_aggregated ? req->n_aggregated : 1)
+                  * sizeof(**out));
+    if (*out == NULL) return 0;
+    for (i = 0; i < req->n_aggregated; i++) {
+        bad = stats_agg_from_proto(&(*out)[i], req->aggregated[i]);
+        if (bad != NULL) {
+            reject(c, "aggregated[%zu].%s", i, bad);
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+        *requests = stats_sat_add(*requests, (*out)[i].count);
+    }
+    return 0;
+}
+
 /* Answer a batch the store turned down as invalid (a record: the sender
  * was checked before). */
 static void reject_batch(rpc_call *c, const stats_record *recs, size_t bad) {
@@ -286,6 +311,8 @@ static void record_batch(rpc_call *c, void *ud) {
     const uint8_t *data;
     char owner[OWNER_MAX + 1], key[STATS_SENDER_MAX + 1];
     stats_record *recs;
+    stats_agg *aggs = NULL;
+    uint64_t requests;
     stats_result res;
     char why[128];
     size_t len, bad;
@@ -306,9 +333,16 @@ static void record_batch(rpc_call *c, void *ud) {
     }
     caller_owner(c, owner, sizeof(owner));
     snprintf(key, sizeof(key), "%s%c%s", owner, STATS_OWNER_SEP, req->sender);
+    if (batch_aggs(c, req, &aggs, &requests) != 0) {
+        stats__record_batch_request__free_unpacked(req, NULL);
+        return;
+    }
     recs = batch_records(req);
-    res = stats_store_record_batch(store, key, req->seq, recs,
-                                   req->n_records, &bad);
+    res = recs && aggs
+          ? stats_store_record_batch(store, key, req->seq, recs,
+                                     req->n_records, aggs, req->n_aggregated,
+                                     &bad)
+          : STATS_NOMEM;
 
     if (res == STATS_INVALID) {
         reject_batch(c, recs, bad);
@@ -318,17 +352,21 @@ static void record_batch(rpc_call *c, void *ud) {
         resp.success = 1;
         resp.duplicate = res == STATS_DUPLICATE;
         resp.recorded = res == STATS_OK ? (uint32_t)req->n_records : 0;
+        resp.aggregated_recorded = res == STATS_OK ? requests : 0;
         rpc_call_reply(c, &resp.base);
         if (log_begin(&l, LOG_DEBUG, "record_batch")) {
             log_str(&l, "sender", req->sender);
             log_uint(&l, "seq", req->seq);
             log_uint(&l, "records", req->n_records);
+            log_uint(&l, "aggregated", req->n_aggregated);
             log_uint(&l, "recorded", resp.recorded);
+            log_uint(&l, "aggregated_recorded", resp.aggregated_recorded);
             log_bool(&l, "duplicate", resp.duplicate);
             log_finish(&l, c);
         }
     }
     free(recs);
+    free(aggs);
     stats__record_batch_request__free_unpacked(req, NULL);
 }
 

@@ -116,7 +116,9 @@ stats_result stats_store_record(stats_store *s, const stats_record *r) {
 
 stats_result stats_store_record_batch(stats_store *s, const char *sender,
                                       uint64_t seq, const stats_record *recs,
-                                      size_t len, size_t *bad_index) {
+                                      size_t len, const stats_agg *more,
+                                      size_t nmore, size_t *bad_index) {
+    uint64_t requests = len;
     stats_result res;
     stats_agg *aggs;
     size_t i, distinct;
@@ -132,10 +134,11 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
             return STATS_INVALID;
         }
     }
-    aggs = malloc((len ? len : 1) * sizeof(*aggs));
+    for (i = 0; i < nmore; i++) requests = stats_sat_add(requests, more[i].count);
+    aggs = malloc((len + nmore ? len + nmore : 1) * sizeof(*aggs));
     if (aggs == NULL) return STATS_NOMEM;
-    distinct = stats_agg_batch(aggs, recs, len);
-    res = apply(s, sender, seq, aggs, distinct, len);
+    distinct = stats_agg_batch(aggs, recs, len, more, nmore);
+    res = apply(s, sender, seq, aggs, distinct, requests);
     free(aggs);
     return res;
 }

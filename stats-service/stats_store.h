@@ -95,14 +95,17 @@ stats_result stats_store_record(stats_store *s, const stats_record *r);
 stats_result stats_store_record_many(stats_store *s, const stats_record *r,
                                      uint64_t times);
 
-/* Apply `len` records as one batch, at most once per (sender, seq): if this
- * sender already had a batch with seq >= this one applied, nothing is
- * counted and STATS_DUPLICATE is returned. All records are validated first;
- * on STATS_INVALID, *bad_index is the first bad record (SIZE_MAX when the
+/* Apply `len` records and `nagg` aggregates (stats_agg.h, each checked by
+ * the caller) as one batch, at most once per (sender, seq): if this sender
+ * already had a batch with seq >= this one applied, nothing is counted and
+ * STATS_DUPLICATE is returned. All records are validated first; on
+ * STATS_INVALID, *bad_index is the first bad record (SIZE_MAX when the
  * sender itself is bad) and nothing is counted. */
+struct stats_agg;
 stats_result stats_store_record_batch(stats_store *s, const char *sender,
                                       uint64_t seq, const stats_record *recs,
-                                      size_t len, size_t *bad_index);
+                                      size_t len, const struct stats_agg *aggs,
+                                      size_t nagg, size_t *bad_index);
 
 /* Copy the store out, rows sorted by n. Free with stats_snapshot_free().
  * STATS_NOMEM leaves *out empty. */

@@ -96,11 +96,14 @@ ok((grep { $_->{event} eq 'stats_resumed' && $_->{level} eq 'info' } @lines),
    'log: delivery resumed');
 stop($stats, 'TERM');
 
-# A full queue drops the oldest records, counts them and warns; the newest
-# ones are delivered once the stats-service is there.
+# Waiting records are folded per n: 30 requests for one n hold one entry
+# and are never dropped. A full queue (--stats-queue distinct n) drops the
+# records of new n, counts them and warns; what it holds is delivered once
+# the stats-service is there.
 {
     my $port = free_port();
     $fib = start_fib(stats => "127.0.0.1:$port", 'stats-queue' => 5);
+    fibctl($fib->{target}, 'getfib', 50) for 1 .. 30;
     fibctl($fib->{target}, 'getfib', $_) for 1 .. 12;
     my $end = time + 10;
     my $warn;
@@ -110,17 +113,19 @@ stop($stats, 'TERM');
     }
     ok($warn && $warn->{level} eq 'warn', 'log: warned about dropped records');
     $stats = start_stats(listen => "127.0.0.1:$port");
-    wait_total($stats->{target}, 5, 20);
+    wait_total($stats->{target}, 35, 20);
     is(stop($fib, 'TERM'), 0, 'exit 0 (after flushing the rest)');
     # Warnings are rate-limited; the last one, at exit, has the final count.
     my @warns = grep { $_->{event} eq 'stats_dropped' } log_lines($fib);
     my $dropped = @warns ? $warns[-1]{dropped_total} : 0;
-    # One record or more left the queue for the first (failing) delivery.
-    ok($dropped >= 1 && $dropped <= 7, "dropped $dropped of 12");
+    # n=50 holds one entry (or two: one taken by the first, failing,
+    # delivery); 1..12 get the rest of the five.
+    ok($dropped >= 6 && $dropped <= 8, "dropped $dropped of 12 new n");
     (undef, $j) = fibctl($stats->{target}, 'stats');
-    is($j->{total_requests64}, 12 - $dropped, 'all the others delivered');
-    my @ns = sort { $a <=> $b } keys %{ per_n($j) };
-    is_deeply([@ns[-5 .. -1]], [8 .. 12], 'the newest five survived');
+    is($j->{total_requests64}, 42 - $dropped, 'all the others delivered');
+    is(per_n($j)->{50}{request_count64}, 30, 'all 30 for the one n');
+    my @ns = sort { $a <=> $b } grep { $_ != 50 } keys %{ per_n($j) };
+    is_deeply(\@ns, [1 .. 12 - $dropped], 'the first new n were kept');
     stop($stats, 'TERM');
 }
 

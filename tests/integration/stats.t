@@ -155,6 +155,34 @@ is(stats_now()->{total_requests64}, $before, 'rejected calls counted nothing');
     is(row_for($s, 21)->{total_duration_ns}, 600, 'n=21 total');
 }
 
+# --- aggregated entries (RecordBatch field 4, raw bytes) --------------------
+# RecordBatchRequest{sender="agg", seq=1, aggregated={n=55, count=3,
+# duration_sum=30, min=5, max=15, cache_hits=1}}
+{
+    my $entry = '0837' . '1003' . '181e' . '2005' . '280f' . '3001';
+    my $req = '0a03616767' . '1001' . '220c' . $entry;
+    my $j = ok_call('aggregated entry', 'raw', '/stats.Stats/RecordBatch', $req);
+    is($j->{reply}, '08012003', 'reply: success, aggregated_recorded=3');
+    $j = ok_call('aggregated entry again', 'raw', '/stats.Stats/RecordBatch',
+                 $req);
+    is($j->{reply}, '08011001', 'the retry: success, duplicate');
+    my $r = row_for(stats_now(), 55);
+    is($r->{request_count64}, 3, 'n=55: three requests from one entry');
+    is($r->{total_duration_ns}, 30, 'n=55: duration sum');
+    is($r->{min_duration_ns}, 5, 'n=55: min');
+    is($r->{max_duration_ns}, 15, 'n=55: max');
+    is($r->{cache_hits}, 1, 'n=55: cache hits');
+    # count 0; then min 5 max 15 but a sum of 100 > 3 * 15
+    err_call('aggregated: count 0', 'INVALID_ARGUMENT',
+             qr/aggregated\[0\]\.count must be >= 1/, 'raw',
+             '/stats.Stats/RecordBatch', '0a03616767' . '1002' . '22020837');
+    err_call('aggregated: sum past max', 'INVALID_ARGUMENT',
+             qr/aggregated\[0\]\.duration_sum must be between/, 'raw',
+             '/stats.Stats/RecordBatch', '0a03616767' . '1002' . '220c'
+             . '0837' . '1003' . '1864' . '2005' . '280f' . '3001');
+    is(row_for(stats_now(), 55)->{request_count64}, 3, 'rejected: nothing counted');
+}
+
 # --- concurrent callers: exact totals ---------------------------------------
 {
     $before = stats_now()->{total_requests64};

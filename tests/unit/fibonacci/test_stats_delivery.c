@@ -1,8 +1,9 @@
 /* test_stats_delivery.c - the stats sender against a scripted stats server
- * (common/rpc_server on a real socket): a batch is retried with the same
- * (sender, seq, records) until acknowledged; an UNIMPLEMENTED RecordBatch
- * falls back to RecordNo; a refused batch is dropped, not retried; stop
- * flushes the queue, or gives up at its deadline. */
+ * (common/rpc_server on a real socket): a batch of aggregated entries is
+ * retried with the same (sender, seq, entries) until acknowledged; an
+ * UNIMPLEMENTED RecordBatch, or one that ignores aggregated entries, falls
+ * back to RecordNo per request; a refused batch is dropped, not retried;
+ * stop flushes the queue, or gives up at its deadline. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,8 +35,10 @@ static struct {
     grpc_status_code fail_code;      /* ... with this status */
     int              calls;
     seen_batch       batch[MAX_CALLS];
-    int              applied;        /* records acknowledged */
+    int              applied;        /* requests acknowledged */
     int32_t          record_no[MAX_CALLS];
+    int64_t          record_no_ns[MAX_CALLS];
+    bool             ignore_aggregated;  /* act as an older stats-service */
 } srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static rpc_server *server;
@@ -57,11 +60,14 @@ static void record_batch(rpc_call *c, void *ud) {
         seen_batch *b = &srv.batch[srv.calls];
         snprintf(b->sender, sizeof(b->sender), "%s", req->sender);
         b->seq = req->seq;
-        b->n_records = req->n_records;
-        b->first_n = req->n_records ? req->records[0]->n : -1;
+        b->n_records = req->n_aggregated;
+        b->first_n = req->n_aggregated ? req->aggregated[0]->n : -1;
     }
     bool fail = scripted_failure();
-    if (!fail) srv.applied += (int)req->n_records;
+    uint64_t requests = 0;
+    for (size_t i = 0; i < req->n_aggregated; i++)
+        requests += req->aggregated[i]->count;
+    if (!fail && !srv.ignore_aggregated) srv.applied += (int)requests;
     pthread_mutex_unlock(&srv.lock);
     if (fail) {
         rpc_call_fail(c, srv.fail_code, "scripted failure");
@@ -69,6 +75,7 @@ static void record_batch(rpc_call *c, void *ud) {
         Stats__RecordBatchResponse r = STATS__RECORD_BATCH_RESPONSE__INIT;
         r.success = true;
         r.recorded = (uint32_t)req->n_records;
+        if (!srv.ignore_aggregated) r.aggregated_recorded = requests;
         rpc_call_reply(c, &r.base);
     }
     stats__record_batch_request__free_unpacked(req, NULL);
@@ -82,7 +89,10 @@ static void record_no(rpc_call *c, void *ud) {
     ck_assert_ptr_nonnull(req);
     pthread_mutex_lock(&srv.lock);
     bool fail = scripted_failure();
-    if (!fail && srv.applied < MAX_CALLS) srv.record_no[srv.applied++] = req->n;
+    if (!fail && srv.applied < MAX_CALLS) {
+        srv.record_no_ns[srv.applied] = req->duration;
+        srv.record_no[srv.applied++] = req->n;
+    }
     pthread_mutex_unlock(&srv.lock);
     if (fail) {
         rpc_call_fail(c, srv.fail_code, "scripted failure");
@@ -272,6 +282,40 @@ START_TEST(test_refused_batch_is_dropped) {
 }
 END_TEST
 
+START_TEST(test_aggregated_entries) {
+    /* 5 requests for n=3 (1..5 us), 2 for n=4: two entries, one call. */
+    rig r = rig_start(start_server(true, 0, GRPC_STATUS_OK), 0, 0, 100);
+    for (int i = 1; i <= 5; i++) stats_queue_push(r.q, 3, i * 1000, 2);
+    stats_queue_push(r.q, 4, 10, 1);
+    stats_queue_push(r.q, 4, 20, 1);
+    ck_assert_int_eq(wait_applied(7), 7);
+    rig_stop(&r);
+    ck_assert_int_le(srv.calls, 3);     /* the sender may wake mid-way */
+    ck_assert_int_eq(srv.batch[0].first_n, 3);
+}
+END_TEST
+
+START_TEST(test_record_no_when_aggregates_ignored) {
+    /* An older stats-service acknowledges aggregated entries without
+     * counting them: the batch is delivered again as RecordNo per request,
+     * the durations adding up to the entry's sum. */
+    srv.ignore_aggregated = true;
+    const char *target = start_server(true, 0, GRPC_STATUS_OK);
+    stats_queue *q = stats_queue_create(10);
+    stats_queue_push(q, 6, 100, 1);
+    stats_queue_push(q, 6, 101, 1);
+    stats_queue_push(q, 6, 105, 1);
+    rig r = { q, stats_sender_start(target, q, 100) };
+    ck_assert_int_eq(wait_applied(3), 3);
+    rig_stop(&r);
+    ck_assert_int_eq(srv.record_no[0], 6);
+    ck_assert_int_eq(srv.record_no[2], 6);
+    ck_assert_int_eq(srv.record_no_ns[0] + srv.record_no_ns[1]
+                     + srv.record_no_ns[2], 306);
+    ck_assert_int_eq(srv.calls, 4);     /* one RecordBatch, three RecordNo */
+}
+END_TEST
+
 START_TEST(test_stop_flushes_queue) {
     rig r = rig_start(start_server(true, 0, GRPC_STATUS_OK), 0, 0, 7);
     push_n(r.q, 0, 500);
@@ -303,7 +347,9 @@ int main(void) {
                             test_record_no_fallback,
                             test_record_batch_again_after_reconnect,
                             test_refused_batch_is_dropped,
+                            test_aggregated_entries,
+                            test_record_no_when_aggregates_ignored,
                             test_stop_flushes_queue,
                             test_stop_gives_up_at_deadline};
-    return run_suite(one_case_suite("stats_delivery", tests, 7));
+    return run_suite(one_case_suite("stats_delivery", tests, 9));
 }

@@ -1,5 +1,7 @@
-/* test_stats_queue.c - the stats record queue: FIFO order, batches, the
- * capacity bound with drop-oldest and its counter, waiting and waking. */
+/* test_stats_queue.c - the stats queue: records folded per n (count, sum,
+ * min, max, cache hits and misses), entries handed out oldest first in
+ * batches, the bound in distinct n with its drop counter, waiting and
+ * waking. */
 #include <check.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -12,12 +14,16 @@ START_TEST(test_fifo_and_batches) {
     stats_queue *q = stats_queue_create(10);
     for (int i = 0; i < 5; i++) stats_queue_push(q, i, 100 + i, 3);
     ck_assert_uint_eq(stats_queue_len(q), 5);
-    stats_report out[10];
+    ck_assert_uint_eq(stats_queue_records(q), 5);
+    stats_entry out[10];
     ck_assert_uint_eq(stats_queue_pop(q, out, 3, 0), 3);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(out[i].n, i);
-        ck_assert_int_eq(out[i].duration_ns, 100 + i);
-        ck_assert_int_eq(out[i].cache, 3);
+        ck_assert_uint_eq(out[i].count, 1);
+        ck_assert_uint_eq(out[i].sum_ns, 100 + i);
+        ck_assert_int_eq(out[i].min_ns, 100 + i);
+        ck_assert_int_eq(out[i].max_ns, 100 + i);
+        ck_assert_uint_eq(out[i].hits + out[i].misses, 0);   /* bypass */
     }
     ck_assert_uint_eq(stats_queue_pop(q, out, 10, 0), 2);
     ck_assert_int_eq(out[0].n, 3);
@@ -28,23 +34,58 @@ START_TEST(test_fifo_and_batches) {
 }
 END_TEST
 
-START_TEST(test_bounded_drops_oldest) {
+START_TEST(test_folds_per_n) {
+    stats_queue *q = stats_queue_create(2);
+    stats_entry out[2];
+
+    /* A million requests over two n: two entries, nothing dropped. */
+    for (int i = 0; i < 1000000; i++)
+        stats_queue_push(q, i % 2 ? 7 : 9, 10 + i % 5, 1 + i % 3);
+    ck_assert_uint_eq(stats_queue_len(q), 2);
+    ck_assert_uint_eq(stats_queue_records(q), 1000000);
+    ck_assert_uint_eq(stats_queue_dropped(q), 0);
+    ck_assert_uint_eq(stats_queue_pop(q, out, 2, 0), 2);
+    ck_assert_int_eq(out[0].n, 9);              /* pushed first */
+    ck_assert_int_eq(out[1].n, 7);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_uint_eq(out[k].count, 500000);
+        ck_assert_int_eq(out[k].min_ns, 10);
+        ck_assert_int_eq(out[k].max_ns, 14);
+        ck_assert_uint_eq(out[k].sum_ns, 500000 * 12);
+    }
+    /* cache 1 (hit), 2 (miss), 3 (bypass) in turn: 1000000 = 3 * 333333 + 1 */
+    ck_assert_uint_eq(out[0].hits + out[1].hits, 333334);
+    ck_assert_uint_eq(out[0].misses + out[1].misses, 333333);
+    ck_assert_uint_eq(stats_queue_records(q), 0);
+    stats_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(test_bounded_drops_new_n) {
     stats_queue *q = stats_queue_create(4);
     for (int i = 0; i < 10; i++) stats_queue_push(q, i, i, 1);
     ck_assert_uint_eq(stats_queue_len(q), 4);
     ck_assert_uint_eq(stats_queue_dropped(q), 6);
-    stats_report out[10];
+    /* A full queue still takes records of the n it holds. */
+    stats_queue_push(q, 2, 50, 2);
+    ck_assert_uint_eq(stats_queue_dropped(q), 6);
+    ck_assert_uint_eq(stats_queue_records(q), 5);
+    stats_entry out[10];
     ck_assert_uint_eq(stats_queue_pop(q, out, 10, 0), 4);
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(out[i].n, 6 + i);
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(out[i].n, i);
+    ck_assert_uint_eq(out[2].count, 2);
+    ck_assert_uint_eq(out[2].hits, 1);
+    ck_assert_uint_eq(out[2].misses, 1);
+    ck_assert_int_eq(out[2].max_ns, 50);
 
-    /* Wrapping around the ring keeps the order. */
+    /* Entries handed out make room again, order kept. */
     for (int i = 0; i < 3; i++) stats_queue_push(q, 20 + i, 0, 0);
     ck_assert_uint_eq(stats_queue_pop(q, out, 2, 0), 2);
     for (int i = 0; i < 4; i++) stats_queue_push(q, 30 + i, 0, 0);
     ck_assert_uint_eq(stats_queue_dropped(q), 7);
     ck_assert_uint_eq(stats_queue_pop(q, out, 10, 0), 4);
-    ck_assert_int_eq(out[0].n, 30);
-    ck_assert_int_eq(out[3].n, 33);
+    ck_assert_int_eq(out[0].n, 22);
+    ck_assert_int_eq(out[3].n, 32);
     stats_queue_destroy(q);
 
     ck_assert_ptr_null(stats_queue_create(0));
@@ -65,7 +106,7 @@ static void *wake_later(void *arg) {
 
 START_TEST(test_wait_push_wake_timeout) {
     stats_queue *q = stats_queue_create(4);
-    stats_report out[4];
+    stats_entry out[4];
     pthread_t t;
 
     /* A push wakes a waiting consumer. */
@@ -92,7 +133,8 @@ START_TEST(test_wait_push_wake_timeout) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {test_fifo_and_batches, test_bounded_drops_oldest,
+    const TTest *tests[] = {test_fifo_and_batches, test_folds_per_n,
+                            test_bounded_drops_new_n,
                             test_wait_push_wake_timeout};
-    return run_suite(one_case_suite("stats_queue", tests, 3));
+    return run_suite(one_case_suite("stats_queue", tests, 4));
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/testutil.h"
+#include "stats_agg.h"
 #include "stats_store.h"
 
 static const char *url;         /* the store under test */
@@ -264,7 +265,7 @@ START_TEST(test_batch_applies_all) {
     stats_snapshot snap;
     size_t bad;
 
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, recs, 3, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, recs, 3, NULL, 0, &bad),
                      STATS_OK);
     stats_store_snapshot(store, &snap);
     ck_assert_uint_eq(snap.total, 3);
@@ -280,17 +281,17 @@ START_TEST(test_batch_dedup) {
     stats_snapshot snap;
     size_t bad;
 
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 5, recs, 2, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 5, recs, 2, NULL, 0, &bad),
                      STATS_OK);
     /* The retry of seq 5, and an older seq, are not counted again. */
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 5, recs, 2, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 5, recs, 2, NULL, 0, &bad),
                      STATS_DUPLICATE);
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 4, recs, 2, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 4, recs, 2, NULL, 0, &bad),
                      STATS_DUPLICATE);
     /* Another sender's seq 5 is its own. */
-    ck_assert_int_eq(stats_store_record_batch(store, "b", 5, recs, 2, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "b", 5, recs, 2, NULL, 0, &bad),
                      STATS_OK);
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 6, recs, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 6, recs, 1, NULL, 0, &bad),
                      STATS_OK);
     stats_store_snapshot(store, &snap);
     ck_assert_uint_eq(snap.total, 5);
@@ -305,13 +306,13 @@ START_TEST(test_batch_seq_zero_and_empty) {
     size_t bad;
 
     /* proto3's default seq 0 is a real first batch, once. */
-    ck_assert_int_eq(stats_store_record_batch(store, "z", 0, &one, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "z", 0, &one, 1, NULL, 0, &bad),
                      STATS_OK);
-    ck_assert_int_eq(stats_store_record_batch(store, "z", 0, &one, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "z", 0, &one, 1, NULL, 0, &bad),
                      STATS_DUPLICATE);
-    ck_assert_int_eq(stats_store_record_batch(store, "z", 1, NULL, 0, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "z", 1, NULL, 0, NULL, 0, &bad),
                      STATS_OK);
-    ck_assert_int_eq(stats_store_record_batch(store, "z", 1, &one, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "z", 1, &one, 1, NULL, 0, &bad),
                      STATS_DUPLICATE);
 }
 END_TEST
@@ -322,13 +323,13 @@ START_TEST(test_batch_invalid_counts_nothing) {
     stats_snapshot snap;
     size_t bad = 0;
 
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, recs, 4, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, recs, 4, NULL, 0, &bad),
                      STATS_INVALID);
     ck_assert_uint_eq(bad, 2);
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, recs + 3, 1,
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, recs + 3, 1, NULL, 0,
                                               &bad), STATS_INVALID);
     ck_assert_uint_eq(bad, 0);
-    ck_assert_int_eq(stats_store_record_batch(store, "", 1, &good, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "", 1, &good, 1, NULL, 0, &bad),
                      STATS_INVALID);
     ck_assert_uint_eq(bad, SIZE_MAX);
     stats_store_snapshot(store, &snap);
@@ -336,7 +337,7 @@ START_TEST(test_batch_invalid_counts_nothing) {
     ck_assert_uint_eq(snap.len, 0);
     stats_snapshot_free(&snap);
     /* A rejected batch does not use up its seq. */
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, &good, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 1, &good, 1, NULL, 0, &bad),
                      STATS_OK);
 }
 END_TEST
@@ -348,11 +349,11 @@ START_TEST(test_batch_long_sender) {
 
     memset(name, 'x', sizeof(name) - 1);
     name[sizeof(name) - 1] = '\0';
-    ck_assert_int_eq(stats_store_record_batch(store, name, 1, &good, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, name, 1, &good, 1, NULL, 0, &bad),
                      STATS_INVALID);
     ck_assert_uint_eq(bad, SIZE_MAX);
     name[STATS_SENDER_MAX] = '\0';
-    ck_assert_int_eq(stats_store_record_batch(store, name, 1, &good, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, name, 1, &good, 1, NULL, 0, &bad),
                      STATS_OK);
 }
 END_TEST
@@ -362,7 +363,7 @@ static stats_result batch1(stats_store *s, const char *sender, uint64_t seq) {
     stats_record r = {1, 1, 0};
     size_t bad;
 
-    return stats_store_record_batch(s, sender, seq, &r, 1, &bad);
+    return stats_store_record_batch(s, sender, seq, &r, 1, NULL, 0, &bad);
 }
 
 START_TEST(test_senders_bounded) {
@@ -386,6 +387,34 @@ START_TEST(test_senders_bounded) {
 }
 END_TEST
 
+START_TEST(test_batch_aggregated) {
+    stats_record recs[] = {{4, 100, STATS_CACHE_HIT}, {5, 7, 0}};
+    stats_agg aggs[2] = {
+        {.n = 4, .count = 3, .sum_ns = 30, .min_ns = 5, .max_ns = 15,
+         .hits = 1, .misses = 2},
+        {.n = 9, .count = 2, .sum_ns = 4, .min_ns = 2, .max_ns = 2},
+    };
+    stats_snapshot snap;
+    size_t bad;
+
+    ck_assert_int_eq(stats_store_record_batch(store, "g", 1, recs, 2, aggs,
+                                              2, &bad), STATS_OK);
+    ck_assert_int_eq(stats_store_record_batch(store, "g", 1, recs, 2, aggs,
+                                              2, &bad), STATS_DUPLICATE);
+    ck_assert_int_eq(stats_store_snapshot(store, &snap), STATS_OK);
+    ck_assert_uint_eq(snap.total, 7);
+    ck_assert_uint_eq(snap.len, 3);
+    ck_assert_uint_eq(find_row(&snap, 4)->count, 4);
+    ck_assert_uint_eq(find_row(&snap, 4)->total_ns, 130);
+    ck_assert_int_eq(find_row(&snap, 4)->min_ns, 5);
+    ck_assert_int_eq(find_row(&snap, 4)->max_ns, 100);
+    ck_assert_uint_eq(find_row(&snap, 4)->cache_hits, 2);
+    ck_assert_uint_eq(find_row(&snap, 4)->cache_misses, 2);
+    ck_assert(find_row(&snap, 9)->average_ms == 2 / 1e6);
+    stats_snapshot_free(&snap);
+}
+END_TEST
+
 START_TEST(test_max_tracked) {
     stats_store *s;
     stats_snapshot snap;
@@ -403,13 +432,13 @@ START_TEST(test_max_tracked) {
     r.n = 4;
     ck_assert_int_eq(stats_store_record(s, &r), STATS_FULL);
     /* A batch adding a new n is refused whole, n=2 included. */
-    ck_assert_int_eq(stats_store_record_batch(s, "a", 1, batch, 3, &bad),
+    ck_assert_int_eq(stats_store_record_batch(s, "a", 1, batch, 3, NULL, 0, &bad),
                      STATS_FULL);
     ck_assert_uint_eq(stats_store_refused(s), 1 + 3);
     /* Known n still count, and the refused batch's seq was not used up. */
     r.n = 2;
     ck_assert_int_eq(stats_store_record(s, &r), STATS_OK);
-    ck_assert_int_eq(stats_store_record_batch(s, "a", 1, batch, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(s, "a", 1, batch, 1, NULL, 0, &bad),
                      STATS_OK);
     ck_assert_int_eq(stats_store_snapshot(s, &snap), STATS_OK);
     ck_assert_uint_eq(snap.len, 3);
@@ -429,7 +458,7 @@ START_TEST(test_reopen) {
     stats_snapshot snap;
     size_t bad;
 
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 9, recs, 2, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 9, recs, 2, NULL, 0, &bad),
                      STATS_OK);
     ck_assert_int_eq(stats_store_record_many(store, &big, UINT64_MAX - 1),
                      STATS_OK);
@@ -449,7 +478,7 @@ START_TEST(test_reopen) {
     ck_assert_uint_eq(find_row(&snap, 7)->total_ns, UINT64_MAX);
     ck_assert(find_row(&snap, 7)->average_ms == (double)INT64_MAX / 1e6);
     stats_snapshot_free(&snap);
-    ck_assert_int_eq(stats_store_record_batch(store, "a", 9, recs, 2, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "a", 9, recs, 2, NULL, 0, &bad),
                      STATS_DUPLICATE);
 }
 END_TEST
@@ -500,8 +529,8 @@ static void *recorder(void *arg) {
     /* Every thread also retries shared batches: each applies once. */
     for (i = 0; i < 100; i++) {
         stats_record b[2] = {{100, 1, 0}, {101, 1, 0}};
-        stats_store_record_batch(store, "shared", (uint64_t)i, b, 2, &bad);
-        stats_store_record_batch(store, sender, (uint64_t)i, b, 1, &bad);
+        stats_store_record_batch(store, "shared", (uint64_t)i, b, 2, NULL, 0, &bad);
+        stats_store_record_batch(store, sender, (uint64_t)i, b, 1, NULL, 0, &bad);
     }
     return NULL;
 }
@@ -574,6 +603,7 @@ static Suite *store_suite(void) {
     tcase_add_test(tc, test_batch_invalid_counts_nothing);
     tcase_add_test(tc, test_batch_long_sender);
     tcase_add_test(tc, test_senders_bounded);
+    tcase_add_test(tc, test_batch_aggregated);
     tcase_add_test(tc, test_max_tracked);
     tcase_add_test(tc, test_reopen);
     tcase_add_test(tc, test_bad_urls);

@@ -71,10 +71,10 @@ START_TEST(test_duplicate_batch_keeps_view) {
     stats_view *a, *b;
     size_t bad;
 
-    ck_assert_int_eq(stats_store_record_batch(store, "s", 1, &r, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "s", 1, &r, 1, NULL, 0, &bad),
                      STATS_OK);
     a = stats_views_get(&views, store, &why);
-    ck_assert_int_eq(stats_store_record_batch(store, "s", 1, &r, 1, &bad),
+    ck_assert_int_eq(stats_store_record_batch(store, "s", 1, &r, 1, NULL, 0, &bad),
                      STATS_DUPLICATE);
     b = stats_views_get(&views, store, &why);
     ck_assert_ptr_eq(a, b);
