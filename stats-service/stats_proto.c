@@ -4,6 +4,7 @@
  * while the *64 fields added later carry the exact counts. */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "stats_proto.h"
 #include "mem.h"
@@ -105,6 +106,22 @@ static void stat_from_row(Stats__FibonacciStat *st, const stats_row *row) {
     st->cache_misses = row->cache_misses;
 }
 
+/* The entries for rows[0..len) (or for *prows[0..len) when rows is NULL)
+ * in one block: the pointer array first, the messages after it. Freed with
+ * free(). */
+static Stats__FibonacciStat **stats_block(const stats_row *rows,
+                                          const stats_row *const *prows,
+                                          size_t len) {
+    Stats__FibonacciStat **ptrs =
+        xmalloc(len * (sizeof(*ptrs) + sizeof(Stats__FibonacciStat)));
+    Stats__FibonacciStat *stats = (Stats__FibonacciStat *)(ptrs + len);
+    for (size_t i = 0; i < len; i++) {
+        stat_from_row(&stats[i], rows ? &rows[i] : prows[i]);
+        ptrs[i] = &stats[i];
+    }
+    return ptrs;
+}
+
 void stats_response_fill(Stats__StatsResponse *resp,
                          const stats_snapshot *snap) {
     resp->total_requests = stats_sat_int32(snap->total);
@@ -112,20 +129,44 @@ void stats_response_fill(Stats__StatsResponse *resp,
     resp->n_fibonacci_stats = 0;
     resp->fibonacci_stats = NULL;
     if (snap->len == 0) return;
-
-    /* One block: the pointer array first, the messages after it. */
-    Stats__FibonacciStat **ptrs =
-        xmalloc(snap->len * (sizeof(*ptrs) + sizeof(Stats__FibonacciStat)));
-    Stats__FibonacciStat *stats = (Stats__FibonacciStat *)(ptrs + snap->len);
-    for (size_t i = 0; i < snap->len; i++) {
-        stat_from_row(&stats[i], &snap->rows[i]);
-        ptrs[i] = &stats[i];
-    }
-    resp->fibonacci_stats = ptrs;
+    resp->fibonacci_stats = stats_block(snap->rows, NULL, snap->len);
     resp->n_fibonacci_stats = snap->len;
 }
 
 void stats_response_release(Stats__StatsResponse *resp) {
+    free(resp->fibonacci_stats);
+    resp->fibonacci_stats = NULL;
+    resp->n_fibonacci_stats = 0;
+}
+
+void stats_query_from_proto(stats_query *out, const Stats__StatsQuery *m) {
+    memset(out, 0, sizeof(*out));
+    out->ns = m->n;
+    out->n_ns = m->n_n;
+    out->has_range = m->range != NULL;
+    if (m->range != NULL) {
+        out->from = m->range->from;
+        out->to = m->range->to;
+    }
+    out->limit = m->limit;
+    out->order = (unsigned)m->order_by > STATS_ORDER_AVERAGE
+                 ? (stats_order)99 : (stats_order)m->order_by;
+    out->desc = m->descending;
+    out->top = m->top;
+    out->token = m->page_token;
+}
+
+void stats_page_fill(Stats__StatsPage *resp, const stats_page *page,
+                     uint64_t total) {
+    resp->matched = page->matched;
+    resp->total_requests64 = total;
+    resp->next_page_token = (char *)page->next;
+    if (page->len == 0) return;
+    resp->fibonacci_stats = stats_block(NULL, page->rows, page->len);
+    resp->n_fibonacci_stats = page->len;
+}
+
+void stats_page_release(Stats__StatsPage *resp) {
     free(resp->fibonacci_stats);
     resp->fibonacci_stats = NULL;
     resp->n_fibonacci_stats = 0;

@@ -8,6 +8,7 @@
 
 #include "stats/stats.pb-c.h"
 #include "stats_agg.h"
+#include "stats_query.h"
 #include "stats_store.h"
 
 /* v, or INT32_MAX when v does not fit an int32 field. */
@@ -36,5 +37,15 @@ const char *stats_agg_from_proto(stats_agg *out,
 void stats_response_fill(Stats__StatsResponse *resp,
                          const stats_snapshot *snap);
 void stats_response_release(Stats__StatsResponse *resp);
+
+/* A Query request as a stats_query pointing into m (which must outlive
+ * it). */
+void stats_query_from_proto(stats_query *out, const Stats__StatsQuery *m);
+
+/* Fill *resp (initialised with STATS__STATS_PAGE__INIT) from a page; free
+ * with stats_page_release(). */
+void stats_page_fill(Stats__StatsPage *resp, const stats_page *page,
+                     uint64_t total);
+void stats_page_release(Stats__StatsPage *resp);
 
 #endif

@@ -1,4 +1,4 @@
-/* stats_rpc.c - the three stats.Stats handlers: check the caller may
+/* stats_rpc.c - the four stats.Stats handlers: check the caller may
  * write, decode the request, check it, call the store, encode the answer,
  * log.
  *
@@ -28,6 +28,7 @@
 #define METHOD_RECORD "/stats.Stats/RecordNo"
 #define METHOD_BATCH  "/stats.Stats/RecordBatch"
 #define METHOD_STATS  "/stats.Stats/GetStats"
+#define METHOD_QUERY  "/stats.Stats/Query"
 
 /* The longest sender name and the owner part kept in a dedup key: together
  * they fit the store's STATS_SENDER_MAX. */
@@ -411,6 +412,60 @@ static void get_stats(rpc_call *c, void *ud) {
     stats_view_release(&r->views, view);
 }
 
+static void query(rpc_call *c, void *ud) {
+    stats_rpc *r = ud;
+    Stats__StatsQuery *req;
+    Stats__StatsPage resp = STATS__STATS_PAGE__INIT;
+    const uint8_t *data;
+    const char *bad;
+    stats_result res;
+    stats_view *view;
+    stats_query q;
+    stats_page page;
+    size_t len;
+    log_line l;
+    int rc;
+
+    data = rpc_call_payload(c, &len);
+    req = stats__stats_query__unpack(NULL, len, data);
+    if (req == NULL) {
+        reject(c, "request does not parse as stats.StatsQuery");
+        return;
+    }
+    stats_query_from_proto(&q, req);
+    bad = stats_query_check(&q);
+    if (bad != NULL) {
+        reject(c, "%s", bad);
+        stats__stats_query__free_unpacked(req, NULL);
+        return;
+    }
+    view = stats_views_get(&r->views, r->store, &res);
+    if (view == NULL) {
+        fail_store(c, r->store, res);
+        stats__stats_query__free_unpacked(req, NULL);
+        return;
+    }
+    rc = stats_query_run(stats_view_snapshot(view), &q, &page);
+    if (rc == -2) {
+        reject(c, "page_token \"%s\" is not one this query handed out",
+               q.token);
+    } else if (rc != 0) {
+        fail_store(c, r->store, STATS_NOMEM);
+    } else {
+        stats_page_fill(&resp, &page, stats_view_snapshot(view)->total);
+        rpc_call_reply(c, &resp.base);
+        if (log_begin(&l, LOG_DEBUG, "query")) {
+            log_uint(&l, "entries", page.len);
+            log_uint(&l, "matched", page.matched);
+            log_finish(&l, c);
+        }
+    }
+    stats_page_release(&resp);
+    stats_page_free(&page);
+    stats_view_release(&r->views, view);
+    stats__stats_query__free_unpacked(req, NULL);
+}
+
 stats_rpc *stats_rpc_create(stats_store *store) {
     stats_rpc *r = xcalloc(1, sizeof(*r));
     r->store = store;
@@ -422,6 +477,7 @@ void stats_rpc_register(stats_rpc *r, rpc_server *srv) {
     rpc_server_add_method(srv, METHOD_RECORD, record_no, r);
     rpc_server_add_method(srv, METHOD_BATCH, record_batch, r);
     rpc_server_add_method(srv, METHOD_STATS, get_stats, r);
+    rpc_server_add_method(srv, METHOD_QUERY, query, r);
     rpc_server_add_service(srv, STATS_SERVICE_NAME);
 }
 

@@ -1,5 +1,5 @@
-/* stats_rpc.h - the stats.Stats gRPC methods: RecordNo, RecordBatch and
- * GetStats, served from one stats_store. */
+/* stats_rpc.h - the stats.Stats gRPC methods: RecordNo, RecordBatch,
+ * GetStats and Query, served from one stats_store. */
 #ifndef STATS_RPC_H
 #define STATS_RPC_H
 
@@ -21,7 +21,7 @@ stats_rpc *stats_rpc_create(stats_store *store);
  * the list has an empty name. */
 int stats_rpc_set_record_allow(stats_rpc *r, const char *names);
 
-/* Register the three methods and the health service name on a server that
+/* Register the four methods and the health service name on a server that
  * has not been started yet. */
 void stats_rpc_register(stats_rpc *r, rpc_server *srv);
 

@@ -59,6 +59,8 @@ static const char *summary =
     "  record N DURATION_NS               stats.Stats/RecordNo\n"
     "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch\n"
     "                                     (CACHE: hit, miss, bypass)\n"
+    "  query [n=N,..] [from=N] [to=N] [limit=N] [by=n|count|avg] [desc]\n"
+    "        [top=K] [token=T]            stats.Stats/Query\n"
     "  health [SERVICE]                   grpc.health.v1.Health/Check\n"
     "  watch [SERVICE]                    grpc.health.v1.Health/Watch: a\n"
     "                                     line per status, until the stream\n"
@@ -167,6 +169,8 @@ static void cmd_getfib(int argc, char **argv) {
     protobuf_c_message_free_unpacked(&res->base, NULL);
 }
 
+static void print_stats(Stats__FibonacciStat **stats, size_t len);
+
 static void cmd_stats(int argc, char **argv) {
     (void)argv;
     if (argc != 0) usage_error("stats takes no arguments%s", "");
@@ -174,12 +178,70 @@ static void cmd_stats(int argc, char **argv) {
     Stats__StatsResponse *res = (Stats__StatsResponse *)call(
         "/stats.Stats/GetStats", &req.base, &stats__stats_response__descriptor);
     printf("{\"total_requests\":%" PRId32 ",\"total_requests64\":%" PRIu64
-           ",\"fibonacci_stats\":[",
-           res->total_requests, res->total_requests64);
-    for (size_t i = 0; i < res->n_fibonacci_stats; i++) {
-        const Stats__FibonacciStat *f = res->fibonacci_stats[i];
-        printf("%s{\"n\":%" PRId32 ",\"request_count\":%" PRId32
-               ",\"average_time_ms\":",
+           ",", res->total_requests, res->total_requests64);
+    print_stats(res->fibonacci_stats, res->n_fibonacci_stats);
+    printf("}\n");
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+}
+
+/* query [n=N,...] [from=N] [to=N] [limit=N] [by=n|count|avg] [desc]
+ *       [top=K] [token=T] */
+static void cmd_query(int argc, char **argv) {
+    Stats__StatsQuery req = STATS__STATS_QUERY__INIT;
+    Stats__NRange range = STATS__NRANGE__INIT;
+    int32_t ns[1000];
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = strchr(a, '=');
+        size_t klen = v ? (size_t)(v - a) : strlen(a);
+        v = v ? v + 1 : "";
+        if (strncmp(a, "n", klen) == 0 && klen == 1) {
+            char *list = strdup(v), *save = NULL;
+            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (req.n_n == 1000) usage_error("query: too many n%s", "");
+                ns[req.n_n++] = (int32_t)parse_int(t, INT32_MIN, INT32_MAX, "n");
+            }
+            free(list);
+            req.n = ns;
+        } else if (strncmp(a, "from", klen) == 0 && klen == 4) {
+            range.from = (int32_t)parse_int(v, INT32_MIN, INT32_MAX, "from");
+            req.range = &range;
+        } else if (strncmp(a, "to", klen) == 0 && klen == 2) {
+            range.to = (int32_t)parse_int(v, INT32_MIN, INT32_MAX, "to");
+            req.range = &range;
+        } else if (strncmp(a, "limit", klen) == 0 && klen == 5) {
+            req.limit = (uint32_t)parse_int(v, 0, UINT32_MAX, "limit");
+        } else if (strncmp(a, "top", klen) == 0 && klen == 3) {
+            req.top = (uint32_t)parse_int(v, 0, UINT32_MAX, "top");
+        } else if (strncmp(a, "token", klen) == 0 && klen == 5) {
+            req.page_token = (char *)v;
+        } else if (strcmp(a, "desc") == 0) {
+            req.descending = 1;
+        } else if (strncmp(a, "by", klen) == 0 && klen == 2) {
+            if (strcmp(v, "n") == 0) req.order_by = STATS__STATS_ORDER__ORDER_N;
+            else if (strcmp(v, "count") == 0) req.order_by = STATS__STATS_ORDER__ORDER_COUNT;
+            else if (strcmp(v, "avg") == 0) req.order_by = STATS__STATS_ORDER__ORDER_AVERAGE_TIME;
+            else usage_error("query: by=n, count or avg, not '%s'", v);
+        } else {
+            usage_error("query: unknown argument '%s'", a);
+        }
+    }
+    Stats__StatsPage *res = (Stats__StatsPage *)call(
+        "/stats.Stats/Query", &req.base, &stats__stats_page__descriptor);
+    printf("{\"matched\":%" PRIu64 ",\"total_requests64\":%" PRIu64
+           ",\"next_page_token\":", res->matched, res->total_requests64);
+    log_json_fwrite(stdout, res->next_page_token, strlen(res->next_page_token));
+    printf(",");
+    print_stats(res->fibonacci_stats, res->n_fibonacci_stats);
+    printf("}\n");
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+}
+
+/* "fibonacci_stats":[...] */
+static void print_stats(Stats__FibonacciStat **stats, size_t len) {
+    printf("\"fibonacci_stats\":[");
+    for (size_t i = 0; i < len; i++) {
+        const Stats__FibonacciStat *f = stats[i];
+        printf("%s{\"n\":%" PRId32 ",\"request_count\":%" PRId32 ",\"average_time_ms\":",
                i ? "," : "", f->n, f->request_count);
         print_double(f->average_time_ms);
         printf(",\"request_count64\":%" PRIu64 ",\"min_duration_ns\":%" PRId64
@@ -188,8 +250,7 @@ static void cmd_stats(int argc, char **argv) {
                f->request_count64, f->min_duration_ns, f->max_duration_ns,
                f->total_duration_ns, f->cache_hits, f->cache_misses);
     }
-    printf("]}\n");
-    protobuf_c_message_free_unpacked(&res->base, NULL);
+    printf("]");
 }
 
 static void cmd_record(int argc, char **argv) {
@@ -410,6 +471,7 @@ static const struct {
     {"stats", cmd_stats, STATS_TARGET},
     {"record", cmd_record, STATS_TARGET},
     {"batch", cmd_batch, STATS_TARGET},
+    {"query", cmd_query, STATS_TARGET},
     {"health", cmd_health, FIB_TARGET},
     {"watch", cmd_watch, FIB_TARGET},
     {"raw", cmd_raw, FIB_TARGET},

@@ -329,6 +329,65 @@ ok(!(grep { $_->{event} eq 'record' } log_lines($st)),
     ok($stopped && $stopped->{total_requests} > 0, 'under load: stopped line');
 }
 
+# --- Query: paging through a large table, top k, bad queries ----------------
+{
+    my $q = start_stats();
+    my $qt = $q->{target};
+    # 3000 distinct n (10000..12999), n recorded 1 + n % 3 times.
+    for my $b (0 .. 5) {
+        my @recs;
+        for my $n (10000 + $b * 500 .. 10000 + $b * 500 + 499) {
+            push @recs, "$n:$n" for 0 .. $n % 3;
+        }
+        my ($rc) = fibctl($qt, 'batch', 'pager', $b + 1, join(',', @recs));
+        is($rc, 0, "batch $b of 500 distinct n");
+    }
+    my (%seen, $twice, $pages, $token);
+    do {
+        my ($rc, $j) = fibctl($qt, 'query', 'limit=700',
+                              $token ? ("token=$token") : ());
+        is($rc, 0, 'query page exits 0') or last;
+        $twice += $seen{ $_->{n} }++ ? 1 : 0 for @{ $j->{fibonacci_stats} };
+        is($j->{matched}, 3000, 'matched counts every page') if !$pages;
+        $token = $j->{next_page_token};
+        $pages++;
+    } while ($token && $pages < 10);
+    is($pages, 5, 'five pages of at most 700');
+    is(scalar(keys %seen), 3000, 'every entry seen');
+    is($twice // 0, 0, 'none twice');
+
+    my ($rc, $j) = fibctl($qt, 'query', 'from=10100', 'to=10199', 'limit=1000');
+    is(scalar @{ $j->{fibonacci_stats} }, 100, 'range: 100 entries');
+    is($j->{fibonacci_stats}[0]{n}, 10100, 'range: sorted by n');
+    ($rc, $j) = fibctl($qt, 'query', 'top=3', 'by=count', 'desc');
+    is_deeply([map { $_->{n} } @{ $j->{fibonacci_stats} }], [10001, 10004, 10007],
+              'top 3 by count (ties by n)');
+    is($j->{fibonacci_stats}[0]{request_count64}, 3, 'top: count 3');
+    is($j->{next_page_token}, '', 'top: one page');
+    ($rc, $j) = fibctl($qt, 'query', 'n=10007,5,10008');
+    is_deeply([map { $_->{n} } @{ $j->{fibonacci_stats} }], [10007, 10008],
+              'a list of n: those there');
+
+    my $main = $t;
+    $t = $qt;               # err_call() calls $t
+    err_call('query: limit too big', 'INVALID_ARGUMENT',
+             qr/limit must be <= 10000/, 'query', 'limit=10001');
+    err_call('query: bad range', 'INVALID_ARGUMENT',
+             qr/range\.to must be >= range\.from/, 'query', 'from=9', 'to=3');
+    err_call('query: negative n', 'INVALID_ARGUMENT', qr/n must be >= 0/,
+             'query', 'n=-4');
+    err_call('query: forged token', 'INVALID_ARGUMENT',
+             qr/page_token "1\.0\.5\.5" is not one this query handed out/,
+             'query', 'token=1.0.5.5');
+    err_call('query: top with a token', 'INVALID_ARGUMENT', qr/top returns one page/,
+             'query', 'top=2', 'token=0.0.1.1');
+    err_call('Query garbage', 'INVALID_ARGUMENT',
+             qr/does not parse as stats\.StatsQuery/,
+             'raw', '/stats.Stats/Query', 'ffff');
+    $t = $main;
+    stop($q);
+}
+
 # --- flags and $PORT ----------------------------------------------------------
 my $bin = "$bin_dir/stats-service";
 like(`$bin --version 2>&1`, qr/^stats-service \d+\.\d+/, '--version');
