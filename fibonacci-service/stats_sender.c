@@ -256,9 +256,19 @@ static rpc_result deliver(stats_sender *s, int64_t timeout) {
     return send_each(s, timeout);
 }
 
+/* Worth retrying: the batch may not have been applied, and RecordBatch
+ * makes a retry of one that was count once. A stats-service going down
+ * mid-call answers CANCELLED, UNKNOWN or INTERNAL as often as UNAVAILABLE;
+ * dropping the batch then lost records. What the service refused on purpose
+ * (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, PERMISSION_DENIED, ...) would be
+ * refused again: that batch is dropped, logged and counted. */
 static bool transient(grpc_status_code code) {
     return code == GRPC_STATUS_UNAVAILABLE ||
-           code == GRPC_STATUS_DEADLINE_EXCEEDED;
+           code == GRPC_STATUS_DEADLINE_EXCEEDED ||
+           code == GRPC_STATUS_CANCELLED ||
+           code == GRPC_STATUS_ABORTED ||
+           code == GRPC_STATUS_UNKNOWN ||
+           code == GRPC_STATUS_INTERNAL;
 }
 
 static void on_delivered(stats_sender *s) {

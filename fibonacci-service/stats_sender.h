@@ -8,7 +8,8 @@
  * RecordBatch (the original, UNIMPLEMENTED), or one that acknowledges
  * without counting aggregated entries (older), gets one RecordNo per
  * request instead; RecordNo has no dedup, so a RecordNo retried after a
- * lost answer may count twice. UNAVAILABLE and DEADLINE_EXCEEDED are retried
+ * lost answer may count twice. UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED,
+ * ABORTED, UNKNOWN and INTERNAL (a stats-service going away) are retried
  * without limit, with exponential backoff and jitter; any other error is
  * logged and that batch dropped. The handlers never wait for any of this. */
 #ifndef STATS_SENDER_H

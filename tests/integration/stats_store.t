@@ -206,6 +206,9 @@ sub finish_load {
     stop($fib);
     my ($stopped) = grep { $_->{event} eq 'stopped' } log_lines($fib);
     is($stopped->{stats_dropped}, 0, 'fibonacci-service dropped nothing');
+    my @refused = grep { $_->{event} eq 'stats_rejected' } log_lines($fib);
+    is(scalar @refused, 0, 'and no batch was given up')
+        or diag explain \@refused;
     stop($st);
 }
 
