@@ -17,6 +17,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         build-essential pkg-config libgrpc-dev libprotobuf-c-dev \
         protobuf-c-compiler libprotobuf-dev libgmp-dev uthash-dev nginx-dev \
+        libsqlite3-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -27,7 +28,7 @@ RUN rm -rf build \
 FROM ${BASE} AS runtime
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        libgrpc29 libprotobuf-c1 libgmp10 \
+        libgrpc29 libprotobuf-c1 libgmp10 libsqlite3-0 libpq5 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/bin/fibctl /usr/bin/
 
@@ -36,6 +37,8 @@ COPY --from=build /out/usr/bin/stats-service /usr/bin/
 RUN useradd --system --home-dir /var/lib/stats-service stats-service \
  && install -d -o stats-service -g stats-service /var/lib/stats-service
 USER stats-service
+# The default store, sqlite:/var/lib/stats-service/stats.db, on the volume.
+ENV STATE_DIRECTORY=/var/lib/stats-service
 VOLUME /var/lib/stats-service
 ENTRYPOINT ["/usr/bin/stats-service"]
 CMD ["--listen", "0.0.0.0:5002"]
