@@ -60,6 +60,8 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CHECK_LIBS := $(shell pkg-config --libs check)
 
 BINS := $(BUILD)/bin/fibonacci-service $(BUILD)/bin/stats-service $(TOOLS)
+# What `make install` puts in BINDIR: not the benchmark's statsbench.
+INSTALL_BINS := $(filter-out $(BUILD)/bin/statsbench,$(BINS))
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
@@ -131,7 +133,7 @@ unit: unit-build
 # --- install (for systems without the Debian packages) ----------------------
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SHAREDIR)/nginx
-	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
 	for u in conf/systemd/*.service; do \
 	    sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u \
 	        >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
