@@ -25,7 +25,6 @@ static ngx_int_t ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx,
 static ngx_int_t ngx_http_fib_call_failed(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, grpc_status_code status, ngx_str_t *details);
 static void ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx);
-static void ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc);
 static void ngx_http_fib_retry_handler(ngx_event_t *ev);
 static void ngx_http_fib_deadline_handler(ngx_event_t *ev);
 static void ngx_http_fib_cleanup(void *data);
@@ -42,7 +41,8 @@ static uint64_t  ngx_http_fib_rng;
 
 static const char  *ngx_http_fib_method_names[NGX_HTTP_FIB_NMETHODS] = {
     "GetFib",
-    "GetStats"
+    "GetStats",
+    "Query"
 };
 
 
@@ -113,6 +113,58 @@ ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     r->write_event_handler = ngx_http_request_empty_handler;
 
     return NGX_DONE;
+}
+
+
+/*
+ * The next call of a request that makes several (a paged answer), from a
+ * reply or fallback callback (which then returns NGX_AGAIN) or after a
+ * pause: attempts, retries and fib_timeout start again for it.
+ */
+
+ngx_int_t
+ngx_http_fib_call_next(ngx_http_fib_ctx_t *ctx, ngx_uint_t method,
+    const ProtobufCMessage *msg, const ProtobufCMessageDescriptor *reply_type,
+    ngx_http_fib_reply_pt reply)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ngx_http_fib_call_finish(ctx);
+
+    if (ngx_http_fib_call_alloc(r, ctx, msg) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->method = method;
+    ctx->reply = reply;
+    ctx->reply_type = reply_type;
+    ctx->attempts = 0;
+    ctx->timed_out = 0;
+    ctx->start = ngx_current_msec;
+    ctx->deadline = ctx->start + ctx->conf->timeout;
+
+    if (ngx_http_fib_call_start(ctx) != NGX_OK) {
+        ngx_http_fib_call_finish(ctx);
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(&ctx->deadline_ev, ctx->conf->timeout);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Between two calls, while the client takes what was sent: no call and no
+ * fib_timeout (send_timeout is the client's).
+ */
+
+void
+ngx_http_fib_call_pause(ngx_http_fib_ctx_t *ctx)
+{
+    ngx_http_fib_call_finish(ctx);
 }
 
 
@@ -235,8 +287,8 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
         left = 1;
     }
 
-    call->call = ngx_http_fib_channel_call(ctx->conf->channel,
-                                           ctx->conf->method, left);
+    call->call = ngx_http_fib_channel_call(ctx->conf->channel, ctx->method,
+                                           left);
     if (call->call == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "fib: grpc_channel_create_registered_call() failed");
@@ -337,8 +389,21 @@ ngx_http_fib_call_done(ngx_http_fib_tag_t *tag)
     if (status == GRPC_STATUS_OK && call->recv) {
         rc = ngx_http_fib_call_reply(r, ctx, call->recv);
 
+        if (rc == NGX_AGAIN) {
+            /* the reply went on with another call, or waits for the client */
+            return;
+        }
+
     } else if (ngx_http_fib_call_retry(ctx, status) == NGX_OK) {
         return;
+
+    } else if (status == GRPC_STATUS_UNIMPLEMENTED && ctx->fallback) {
+        rc = ctx->fallback(r, ctx);
+        ctx->fallback = NULL;
+
+        if (rc == NGX_AGAIN) {
+            return;
+        }
 
     } else {
         details.len = GRPC_SLICE_LENGTH(call->details);
@@ -373,7 +438,7 @@ ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     allocator.alloc = ngx_http_fib_pb_alloc;
     allocator.free = ngx_http_fib_pb_free;
-    allocator.allocator_data = r->pool;
+    allocator.allocator_data = ctx->reply_pool ? ctx->reply_pool : r->pool;
 
     msg = protobuf_c_message_unpack(ctx->reply_type, &allocator,
                                     GRPC_SLICE_LENGTH(slice),
@@ -383,12 +448,17 @@ ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "fib: %s sent a reply that does not parse as %s "
                       "(%uz bytes)",
-                      ngx_http_fib_method_names[ctx->conf->method],
+                      ngx_http_fib_method_names[ctx->method],
                       ctx->reply_type->short_name, GRPC_SLICE_LENGTH(slice));
 
         grpc_slice_unref(slice);
 
-        if (ctx->conf->method == NGX_HTTP_FIB_GET_FIB) {
+        if (r->header_sent) {
+            /* the answer is cut short: the client sees it unfinished */
+            return NGX_ERROR;
+        }
+
+        if (ctx->method == NGX_HTTP_FIB_GET_FIB) {
             ngx_str_set(&err, "unparseable reply from the Fibonacci service");
 
         } else {
@@ -552,10 +622,16 @@ ngx_http_fib_call_failed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     level = (code == NGX_HTTP_BAD_REQUEST) ? NGX_LOG_INFO : NGX_LOG_ERR;
 
     ngx_log_error(level, r->connection->log, 0,
-                  "fib: %s failed with %s \"%V\" after %ui attempt%s",
-                  ngx_http_fib_method_names[ctx->conf->method],
+                  "fib: %s failed with %s \"%V\" after %ui attempt%s%s",
+                  ngx_http_fib_method_names[ctx->method],
                   rpc_status_name(status), details,
-                  ctx->attempts, ctx->attempts == 1 ? "" : "s");
+                  ctx->attempts, ctx->attempts == 1 ? "" : "s",
+                  r->header_sent ? ", answer cut short" : "");
+
+    if (r->header_sent) {
+        /* a later call of a paged answer: the client sees it unfinished */
+        return NGX_ERROR;
+    }
 
     message = *details;
 
@@ -590,7 +666,7 @@ ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx)
 
 /* the last step of every request that made a call */
 
-static void
+void
 ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc)
 {
     ngx_connection_t    *c;

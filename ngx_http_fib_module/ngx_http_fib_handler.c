@@ -14,8 +14,6 @@
 
 static ngx_int_t ngx_http_fib_parse_n(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_str_t *err);
-static ngx_int_t ngx_http_fib_query_arg(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_fib_unescape(u_char *dst, u_char *src, size_t len,
     size_t *n);
 static ngx_int_t ngx_http_fib_reply(ngx_http_request_t *r,
@@ -68,6 +66,7 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 
     ctx->request = r;
     ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
+    ctx->method = ctx->conf->method;
 
     ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
 
@@ -197,7 +196,7 @@ ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
  * percent-decoded with "+" as a space.  NGX_DECLINED if there is none.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_fib_query_arg(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value)
 {

@@ -106,17 +106,66 @@ ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* the shortest of %.15g and %.17g that reads back as the same double */
+/*
+ * A double as JSON, in as few digits as read back as the same double.
+ * First as an integer x over 10^k for the smallest k that does: x / 10^k,
+ * both exact doubles, is correctly rounded like strtod() of the decimal,
+ * so the comparison proves the digits.  That covers an average time of
+ * whole nanoseconds (or near) at a small fraction of what snprintf()
+ * costs, the whole of a large /stats; else the shortest of %.15g and
+ * %.17g that reads back.
+ */
 
 u_char *
 ngx_http_fib_json_double(u_char *p, double d)
 {
-    int   n;
-    char  buf[NGX_HTTP_FIB_DOUBLE_LEN];
+    int         n, k, i;
+    char        buf[NGX_HTTP_FIB_DOUBLE_LEN];
+    double      scaled;
+    uint64_t    x, unit;
+
+    static const double  pow10[] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15
+    };
 
     if (!isfinite(d)) {
         *p++ = '0';
         return p;
+    }
+
+    if (d >= 0 && d < 1e15) {
+
+        for (k = 0; k < (int) (sizeof(pow10) / sizeof(pow10[0])); k++) {
+            scaled = d * pow10[k];
+
+            if (scaled >= 9007199254740992.0) {       /* 2^53 */
+                break;
+            }
+
+            x = (uint64_t) (scaled + 0.5);
+
+            if ((double) x / pow10[k] != d) {
+                continue;
+            }
+
+            unit = (uint64_t) pow10[k];
+            p = ngx_sprintf(p, "%uL", x / unit);
+
+            if (k == 0) {
+                return p;
+            }
+
+            *p++ = '.';
+            x %= unit;
+
+            for (i = k - 1; i >= 0; i--) {
+                p[i] = (u_char) ('0' + x % 10);
+                x /= 10;
+            }
+
+            return p + k;
+        }
     }
 
     n = snprintf(buf, sizeof(buf), "%.15g", d);

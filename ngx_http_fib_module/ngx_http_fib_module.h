@@ -23,7 +23,8 @@
 
 #define NGX_HTTP_FIB_GET_FIB         0
 #define NGX_HTTP_FIB_GET_STATS       1
-#define NGX_HTTP_FIB_NMETHODS        2
+#define NGX_HTTP_FIB_QUERY_STATS     2
+#define NGX_HTTP_FIB_NMETHODS        3
 
 /* request ids longer than this are replaced by nginx's $request_id */
 #define NGX_HTTP_FIB_REQUEST_ID_MAX  128
@@ -40,9 +41,16 @@ typedef struct ngx_http_fib_ctx_s      ngx_http_fib_ctx_t;
 /* the runtime hands every completed tag to the callback it was given */
 typedef void (*ngx_http_fib_done_pt)(ngx_http_fib_tag_t *tag);
 
-/* answers the request from the unpacked reply; returns what to finalize */
+/*
+ * answers the request from the unpacked reply; returns what to finalize,
+ * or NGX_AGAIN when the request goes on (ngx_http_fib_call_next())
+ */
 typedef ngx_int_t (*ngx_http_fib_reply_pt)(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
+
+/* a call ended UNIMPLEMENTED: another method instead, as reply does */
+typedef ngx_int_t (*ngx_http_fib_fallback_pt)(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx);
 
 
 typedef struct {
@@ -123,7 +131,11 @@ struct ngx_http_fib_ctx_s {
     ngx_http_fib_loc_conf_t   *conf;
     ngx_http_fib_call_t       *call;
     ngx_http_fib_reply_pt      reply;
+    ngx_http_fib_fallback_pt   fallback;
     const ProtobufCMessageDescriptor  *reply_type;
+    ngx_pool_t                *reply_pool;   /* unpacked replies; r->pool */
+    void                      *data;         /* the content handler's */
+    ngx_uint_t                 method;       /* NGX_HTTP_FIB_GET_FIB, ... */
 
     int32_t                    n;
     ngx_uint_t                 attempts;
@@ -169,12 +181,19 @@ ngx_int_t ngx_http_fib_call_begin(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg,
     const ProtobufCMessageDescriptor *reply_type,
     ngx_http_fib_reply_pt reply);
+ngx_int_t ngx_http_fib_call_next(ngx_http_fib_ctx_t *ctx, ngx_uint_t method,
+    const ProtobufCMessage *msg, const ProtobufCMessageDescriptor *reply_type,
+    ngx_http_fib_reply_pt reply);
+void ngx_http_fib_call_pause(ngx_http_fib_ctx_t *ctx);
+void ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_fib_call_done(ngx_http_fib_tag_t *tag);
 void ngx_http_fib_call_abort_all(void);
 
 /* ngx_http_fib_handler.c, ngx_http_fib_stats.c: content handlers */
 ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
     ngx_http_fib_ctx_t **ctxp);
+ngx_int_t ngx_http_fib_query_arg(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value);
 ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_stats_handler(ngx_http_request_t *r);
 

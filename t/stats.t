@@ -111,4 +111,4 @@ GET /stats
 --- response_body_like chomp
 "code":"UNAVAILABLE"
 --- error_log
-fib: GetStats failed with UNAVAILABLE
+fib: Query failed with UNAVAILABLE
