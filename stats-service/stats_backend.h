@@ -50,7 +50,7 @@ stats_backend *stats_pg_open(const char *conninfo, char *err, size_t cap);
 
 /* Build a snapshot from rows appended in n order: helpers for the
  * database stores. */
-int stats_snapshot_push(stats_snapshot *snap, size_t *cap,
-                        const stats_agg *a);
+void stats_snapshot_push(stats_snapshot *snap, size_t *cap,
+                         const stats_agg *a);
 
 #endif

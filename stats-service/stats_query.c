@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "stats_query.h"
 
 const char *stats_query_check(const stats_query *q) {
@@ -91,14 +92,9 @@ static const stats_row **matching(const stats_snapshot *snap,
     int32_t *ns = NULL;
     size_t i, lo, hi, k = 0;
 
-    rows = malloc((snap->len ? snap->len : 1) * sizeof(*rows));
-    if (rows == NULL) return NULL;
+    rows = xmalloc((snap->len ? snap->len : 1) * sizeof(*rows));
     if (q->n_ns > 0) {
-        ns = malloc(q->n_ns * sizeof(*ns));
-        if (ns == NULL) {
-            free(rows);
-            return NULL;
-        }
+        ns = xmalloc(q->n_ns * sizeof(*ns));
         memcpy(ns, q->ns, q->n_ns * sizeof(*ns));
         qsort(ns, q->n_ns, sizeof(*ns), cmp_int32);
         for (i = 0; i < q->n_ns; i++) {
@@ -147,7 +143,6 @@ int stats_query_run(const stats_snapshot *snap, const stats_query *q,
 
     memset(out, 0, sizeof(*out));
     rows = matching(snap, q, &len);
-    if (rows == NULL) return -1;
     out->matched = len;
     if (q->order != STATS_ORDER_N || q->desc) {
         qsort_r(rows, len, sizeof(*rows), by_order, (void *)q);
@@ -155,7 +150,7 @@ int stats_query_run(const stats_snapshot *snap, const stats_query *q,
     if (q->token != NULL && q->token[0] != '\0') {
         if (token_parse(q->token, q, &key, &n) != 0) {
             free(rows);
-            return -2;
+            return -1;
         }
         while (start < len
                && cmp_pos(key, n, rows[start], q->order, q->desc) >= 0)

@@ -44,8 +44,8 @@ typedef struct {
 /* NULL, or what is wrong with the query (for INVALID_ARGUMENT). */
 const char *stats_query_check(const stats_query *q);
 
-/* Run a checked query. Returns 0, -1 when out of memory, or -2 when the
- * page token is not one this order issued. Free with stats_page_free(). */
+/* Run a checked query. Returns 0, or -1 when the page token is not one
+ * this order issued. Free with stats_page_free(). */
 int stats_query_run(const stats_snapshot *snap, const stats_query *q,
                     stats_page *out);
 void stats_page_free(stats_page *p);

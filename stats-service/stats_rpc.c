@@ -82,10 +82,10 @@ static void fail_store(rpc_call *c, stats_store *store, stats_result res) {
                       "was recorded");
         break;
     default:
-        log_msg(LOG_ERROR, "out_of_memory", "%s: nothing recorded",
-                rpc_call_method(c));
-        rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                      "stats-service is out of memory; nothing was recorded");
+        log_msg(LOG_ERROR, "store_failed", "%s: store result %d",
+                rpc_call_method(c), (int)res);
+        rpc_call_fail(c, GRPC_STATUS_INTERNAL, "store %s: unexpected "
+                      "result; nothing was recorded", stats_store_url(store));
         break;
     }
 }
@@ -267,18 +267,17 @@ static stats_record *batch_records(const Stats__RecordBatchRequest *req) {
     return recs;
 }
 
-/* The batch's aggregated entries as store aggregates, in *out (NULL when
- * out of memory). Returns 0, or -1 after rejecting the call for a bad
- * entry. *requests is the sum of their counts. */
+/* The batch's aggregated entries as store aggregates, in *out. Returns 0,
+ * or -1 after rejecting the call for a bad entry. *requests is the sum of
+ * their counts. */
 static int batch_aggs(rpc_call *c, const Stats__RecordBatchRequest *req,
                       stats_agg **out, uint64_t *requests) {
     const char *bad;
     size_t i;
 
     *requests = 0;
-    *out = malloc((req->n_aggregated ? req->n_aggregated : 1)
-                  * sizeof(**out));
-    if (*out == NULL) return 0;
+    *out = xmalloc((req->n_aggregated ? req->n_aggregated : 1)
+                   * sizeof(**out));
     for (i = 0; i < req->n_aggregated; i++) {
         bad = stats_agg_from_proto(&(*out)[i], req->aggregated[i]);
         if (bad != NULL) {
@@ -339,11 +338,9 @@ static void record_batch(rpc_call *c, void *ud) {
         return;
     }
     recs = batch_records(req);
-    res = recs && aggs
-          ? stats_store_record_batch(store, key, req->seq, recs,
-                                     req->n_records, aggs, req->n_aggregated,
-                                     &bad)
-          : STATS_NOMEM;
+    res = stats_store_record_batch(store, key, req->seq, recs,
+                                   req->n_records, aggs, req->n_aggregated,
+                                   &bad);
 
     if (res == STATS_INVALID) {
         reject_batch(c, recs, bad);
@@ -391,14 +388,8 @@ static void get_stats(rpc_call *c, void *ud) {
 
     view = stats_views_get(&r->views, r->store, &res);
     if (view == NULL) {
-        if (res == STATS_UNAVAILABLE) {
-            rpc_call_fail(c, GRPC_STATUS_UNAVAILABLE, "store %s failed",
-                          stats_store_url(r->store));
-            return;
-        }
-        log_msg(LOG_ERROR, "out_of_memory", "GetStats: no snapshot");
-        rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                      "stats-service is out of memory");
+        rpc_call_fail(c, GRPC_STATUS_UNAVAILABLE, "store %s failed",
+                      stats_store_url(r->store));
         return;
     }
     rpc_call_reply_packed(c, stats_view_packed(view));
@@ -446,11 +437,9 @@ static void query(rpc_call *c, void *ud) {
         return;
     }
     rc = stats_query_run(stats_view_snapshot(view), &q, &page);
-    if (rc == -2) {
+    if (rc != 0) {
         reject(c, "page_token \"%s\" is not one this query handed out",
                q.token);
-    } else if (rc != 0) {
-        fail_store(c, r->store, STATS_NOMEM);
     } else {
         stats_page_fill(&resp, &page, stats_view_snapshot(view)->total);
         rpc_call_reply(c, &resp.base);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "stats_backend.h"
 #include "stats_store.h"
 
@@ -42,11 +43,7 @@ stats_store *stats_store_open(const char *url, const stats_store_options *o,
     char why[512] = "";
     stats_store *s;
 
-    s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        snprintf(err, cap, "out of memory");
-        return NULL;
-    }
+    s = xcalloc(1, sizeof(*s));
     redact(url, s->url, sizeof(s->url));
     s->max_tracked = o ? o->max_tracked : 0;
 
@@ -135,8 +132,7 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
         }
     }
     for (i = 0; i < nmore; i++) requests = stats_sat_add(requests, more[i].count);
-    aggs = malloc((len + nmore ? len + nmore : 1) * sizeof(*aggs));
-    if (aggs == NULL) return STATS_NOMEM;
+    aggs = xmalloc((len + nmore ? len + nmore : 1) * sizeof(*aggs));
     distinct = stats_agg_batch(aggs, recs, len, more, nmore);
     res = apply(s, sender, seq, aggs, distinct, requests);
     free(aggs);
@@ -157,16 +153,12 @@ void stats_snapshot_free(stats_snapshot *snap) {
     memset(snap, 0, sizeof(*snap));
 }
 
-int stats_snapshot_push(stats_snapshot *snap, size_t *cap,
-                        const stats_agg *a) {
+void stats_snapshot_push(stats_snapshot *snap, size_t *cap,
+                         const stats_agg *a) {
     if (snap->len == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 256;
-        stats_row *rows = realloc(snap->rows, ncap * sizeof(*rows));
-        if (rows == NULL) return -1;
-        snap->rows = rows;
-        *cap = ncap;
+        *cap = *cap ? *cap * 2 : 256;
+        snap->rows = xrealloc(snap->rows, *cap * sizeof(*snap->rows));
     }
     stats_agg_row(&snap->rows[snap->len++], a);
     snap->total = stats_sat_add(snap->total, a->count);
-    return 0;
 }

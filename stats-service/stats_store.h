@@ -57,7 +57,6 @@ typedef enum {
     STATS_OK = 0,
     STATS_DUPLICATE,            /* batch (sender, seq) was applied before */
     STATS_INVALID,              /* a record or the sender is not valid */
-    STATS_NOMEM,
     STATS_UNAVAILABLE,          /* the store failed: nothing was kept */
     STATS_FULL                  /* a new n past max_tracked: nothing kept */
 } stats_result;
@@ -108,7 +107,7 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
                                       size_t nagg, size_t *bad_index);
 
 /* Copy the store out, rows sorted by n. Free with stats_snapshot_free().
- * STATS_NOMEM leaves *out empty. */
+ * STATS_UNAVAILABLE leaves *out empty. */
 stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out);
 void stats_snapshot_free(stats_snapshot *snap);
 

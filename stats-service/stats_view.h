@@ -26,7 +26,7 @@ void stats_views_destroy(stats_views *vs);
 
 /* A view of the store as it is now: the cached one when the store has not
  * changed since it was built, else a new one. NULL, with the reason in
- * *why (STATS_NOMEM, STATS_UNAVAILABLE), when none could be built.
+ * *why (STATS_UNAVAILABLE), when none could be built.
  * Hand it back with stats_view_release(). */
 stats_view *stats_views_get(stats_views *vs, stats_store *store,
                             stats_result *why);

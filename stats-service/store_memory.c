@@ -37,20 +37,17 @@ static entry *find(memory_store *m, int32_t n) {
     return e;
 }
 
-/* Create the missing entries of aggs (all of them, or none when out of
- * memory: empty entries would be skipped by snapshots anyway). */
-static int add_missing(memory_store *m, const stats_agg *aggs, size_t len) {
+/* Create the missing entries of aggs. */
+static void add_missing(memory_store *m, const stats_agg *aggs, size_t len) {
     size_t i;
 
     for (i = 0; i < len; i++) {
         entry *e;
         if (find(m, aggs[i].n) != NULL) continue;
         e = xcalloc(1, sizeof(*e));
-        if (e == NULL) return -1;
         e->a.n = aggs[i].n;
         HASH_ADD(hh, m->entries, a.n, sizeof(e->a.n), e);
     }
-    return 0;
 }
 
 /* Lock held. */
@@ -62,7 +59,6 @@ static stats_result apply_locked(memory_store *m, const char *sender,
 
     if (sender != NULL) {
         who = stats_peers_touch(m->senders, sender);
-        if (who == NULL) return STATS_NOMEM;
         if (stats_peer_applied(who, seq)) return STATS_DUPLICATE;
     }
     for (i = 0; i < len; i++) fresh += find(m, aggs[i].n) == NULL;
@@ -70,7 +66,7 @@ static stats_result apply_locked(memory_store *m, const char *sender,
         && HASH_COUNT(m->entries) + fresh > max_tracked) {
         return STATS_FULL;
     }
-    if (add_missing(m, aggs, len) != 0) return STATS_NOMEM;
+    add_missing(m, aggs, len);
     for (i = 0; i < len; i++) {
         stats_agg_merge(&find(m, aggs[i].n)->a, &aggs[i]);
         m->total = stats_sat_add(m->total, aggs[i].count);
@@ -102,10 +98,6 @@ static stats_result memory_snapshot(stats_backend *b, stats_snapshot *out) {
     cap = HASH_COUNT(m->entries);
     if (cap > 0) {
         out->rows = xmalloc(cap * sizeof(*out->rows));
-        if (out->rows == NULL) {
-            pthread_mutex_unlock(&m->lock);
-            return STATS_NOMEM;
-        }
     }
     for (e = m->entries; e != NULL; e = e->hh.next) {
         if (e->a.count > 0) stats_agg_row(&out->rows[out->len++], &e->a);
@@ -138,15 +130,10 @@ static const stats_backend_ops memory_ops = {
 stats_backend *stats_memory_open(size_t max_senders, char *err, size_t cap) {
     memory_store *m = xcalloc(1, sizeof(*m));
 
-    if (m != NULL) {
-        m->senders = stats_peers_create(max_senders ? max_senders
-                                                      : STATS_MAX_SENDERS);
-    }
-    if (m == NULL || m->senders == NULL) {
-        free(m);
-        snprintf(err, cap, "out of memory");
-        return NULL;
-    }
+    (void)err;
+    (void)cap;
+    m->senders = stats_peers_create(max_senders ? max_senders
+                                                : STATS_MAX_SENDERS);
     m->base.ops = &memory_ops;
     pthread_mutex_init(&m->lock, NULL);
     return &m->base;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 #include "stats_backend.h"
 
 #define SCHEMA_VERSION 1
@@ -96,27 +97,23 @@ typedef struct {
 } text;
 
 /* Append an element; room is kept for the closing "}" and NUL. */
-static int text_add(text *t, const char *s) {
+static void text_add(text *t, const char *s) {
     size_t n = strlen(s);
 
     if (t->len + n + 3 > t->cap) {
         size_t cap = (t->len + n + 3) * 2;
-        char *p = realloc(t->p, cap);
-        if (p == NULL) return -1;
-        t->p = p;
+        t->p = xrealloc(t->p, cap);
         t->cap = cap;
     }
     t->p[t->len] = t->len == 0 ? '{' : ',';
     memcpy(t->p + t->len + 1, s, n + 1);
     t->len += n + 1;
-    return 0;
 }
 
 #define COLS 7
 
-/* The seven array parameters of upsert_sql from len >= 1 aggregates; -1
- * when out of memory. */
-static int arrays(text *t, const stats_agg *aggs, size_t len) {
+/* The seven array parameters of upsert_sql from len >= 1 aggregates. */
+static void arrays(text *t, const stats_agg *aggs, size_t len) {
     char buf[COLS][48];
     size_t i;
     int c;
@@ -132,14 +129,13 @@ static int arrays(text *t, const stats_agg *aggs, size_t len) {
         snprintf(buf[6], sizeof(buf[6]), "%llu",
                  (unsigned long long)a->misses);
         for (c = 0; c < COLS; c++) {
-            if (text_add(&t[c], buf[c]) != 0) return -1;
+            text_add(&t[c], buf[c]);
         }
     }
     for (c = 0; c < COLS; c++) {
         t[c].p[t[c].len++] = '}';
         t[c].p[t[c].len] = '\0';
     }
-    return 0;
 }
 
 /* 1 when (sender, seq) is new and now claimed, 0 for a duplicate, -1 on
@@ -173,7 +169,7 @@ static long upsert(pg_store *s, const stats_agg *aggs, size_t len) {
     int c, i;
 
     memset(t, 0, sizeof(t));
-    if (arrays(t, aggs, len) != 0) goto done;
+    arrays(t, aggs, len);
     for (c = 0; c < COLS; c++) params[c] = t[c].p;
     r = PQexecParams(s->conn, upsert_sql, COLS, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -184,7 +180,6 @@ static long upsert(pg_store *s, const stats_agg *aggs, size_t len) {
             fresh += strcmp(PQgetvalue(r, i, 0), "t") == 0;
     }
     PQclear(r);
-done:
     for (c = 0; c < COLS; c++) free(t[c].p);
     return fresh;
 }
@@ -300,7 +295,7 @@ static stats_result pg_snapshot(stats_backend *b, stats_snapshot *out) {
     if (r == NULL) return STATS_UNAVAILABLE;
     for (i = 0; i < PQntuples(r) && res == STATS_OK; i++) {
         if (agg_from_result(r, i, &a) != 0) res = STATS_UNAVAILABLE;
-        else if (stats_snapshot_push(out, &cap, &a) != 0) res = STATS_NOMEM;
+        else stats_snapshot_push(out, &cap, &a);
     }
     PQclear(r);
     if (res != STATS_OK) stats_snapshot_free(out);
@@ -356,13 +351,9 @@ static int migrate(pg_store *s, char *err, size_t cap) {
 }
 
 stats_backend *stats_pg_open(const char *conninfo, char *err, size_t cap) {
-    pg_store *s = calloc(1, sizeof(*s));
+    pg_store *s = xcalloc(1, sizeof(*s));
     size_t len;
 
-    if (s == NULL) {
-        snprintf(err, cap, "out of memory");
-        return NULL;
-    }
     s->base.ops = &pg_ops;
     pthread_mutex_init(&s->lock, NULL);
     s->conn = PQconnectdb(conninfo);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 #include "stats_backend.h"
 
 #define SCHEMA_VERSION 1
@@ -199,10 +200,7 @@ static stats_result sqlite_snapshot(stats_backend *b, stats_snapshot *out) {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         a.n = sqlite3_column_int(st, 0);
         row_read(st, 1, &a);
-        if (stats_snapshot_push(out, &cap, &a) != 0) {
-            res = STATS_NOMEM;
-            break;
-        }
+        stats_snapshot_push(out, &cap, &a);
     }
     if (res == STATS_OK && rc != SQLITE_DONE) {
         log_failure(s, "snapshot");
@@ -257,13 +255,9 @@ failed:
 }
 
 stats_backend *stats_sqlite_open(const char *path, char *err, size_t cap) {
-    sqlite_store *s = calloc(1, sizeof(*s));
+    sqlite_store *s = xcalloc(1, sizeof(*s));
     int i;
 
-    if (s == NULL) {
-        snprintf(err, cap, "out of memory");
-        return NULL;
-    }
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->lock, NULL);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE
