@@ -96,11 +96,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "fib: bad request: %V", &err);
-
-        return ngx_http_fib_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       GRPC_STATUS_INVALID_ARGUMENT, &err);
+        return ngx_http_fib_bad_request(r, &err);
     }
 
     req.n = ctx->n;

@@ -106,6 +106,19 @@ ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* a request refused before any call: logged at info, 400 with why */
+
+ngx_int_t
+ngx_http_fib_bad_request(ngx_http_request_t *r, ngx_str_t *err)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "fib: bad request: %V", err);
+
+    return ngx_http_fib_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                   GRPC_STATUS_INVALID_ARGUMENT, err);
+}
+
+
 /*
  * A double as JSON, in as few digits as read back as the same double.
  * First as an integer x over 10^k for the smallest k that does: x / 10^k,

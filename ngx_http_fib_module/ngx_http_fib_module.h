@@ -205,6 +205,7 @@ ngx_int_t ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
 ngx_int_t ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
     grpc_status_code code, ngx_str_t *message);
+ngx_int_t ngx_http_fib_bad_request(ngx_http_request_t *r, ngx_str_t *err);
 ngx_uint_t ngx_http_fib_http_status(grpc_status_code code);
 u_char *ngx_http_fib_json_double(u_char *p, double d);
 
