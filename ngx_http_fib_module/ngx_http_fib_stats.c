@@ -22,7 +22,7 @@
 
 
 /* entries asked for per Query: one event-loop step formats at most this */
-#define NGX_HTTP_FIB_STATS_PAGE      256
+#define NGX_HTTP_FIB_STATS_PAGE      512
 
 /* as stats-service's: n listed, entries per answer */
 #define NGX_HTTP_FIB_STATS_MAX_NS    1000
