@@ -23,7 +23,8 @@ static int radix_pass(const uint64_t *src, uint64_t *dst, size_t len,
         pos[b] = sum;
         sum += count[b];
     }
-    for (size_t i = 0; i < len; i++) dst[pos[(src[i] >> shift) & 0xff]++] = src[i];
+    for (size_t i = 0; i < len; i++)
+        dst[pos[(src[i] >> shift) & 0xff]++] = src[i];
     return 1;
 }
 

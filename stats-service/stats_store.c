@@ -131,7 +131,8 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
             return STATS_INVALID;
         }
     }
-    for (i = 0; i < nmore; i++) requests = stats_sat_add(requests, more[i].count);
+    for (i = 0; i < nmore; i++)
+        requests = stats_sat_add(requests, more[i].count);
     aggs = xmalloc((len + nmore ? len + nmore : 1) * sizeof(*aggs));
     distinct = stats_agg_batch(aggs, recs, len, more, nmore);
     res = apply(s, sender, seq, aggs, distinct, requests);

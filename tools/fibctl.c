@@ -184,52 +184,70 @@ static void cmd_stats(int argc, char **argv) {
     protobuf_c_message_free_unpacked(&res->base, NULL);
 }
 
+/* query's n=N,...: at most 1000 n, into ns */
+static void query_ns(Stats__StatsQuery *req, int32_t *ns, char *list) {
+    char *save = NULL;
+
+    for (char *t = strtok_r(list, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        if (req->n_n == 1000) usage_error("query: more than 1000 n%s", "");
+        ns[req->n_n++] = (int32_t)parse_int(t, INT32_MIN, INT32_MAX, "n");
+    }
+    req->n = ns;
+}
+
+/* query's by=n|count|avg */
+static Stats__StatsOrder query_order(const char *by) {
+    if (strcmp(by, "n") == 0) return STATS__STATS_ORDER__ORDER_N;
+    if (strcmp(by, "count") == 0) return STATS__STATS_ORDER__ORDER_COUNT;
+    if (strcmp(by, "avg") == 0) return STATS__STATS_ORDER__ORDER_AVERAGE_TIME;
+    usage_error("query: by=n, count or avg, not '%s'", by);
+    return STATS__STATS_ORDER__ORDER_N;
+}
+
 /* query [n=N,...] [from=N] [to=N] [limit=N] [by=n|count|avg] [desc]
  *       [top=K] [token=T] */
 static void cmd_query(int argc, char **argv) {
     Stats__StatsQuery req = STATS__STATS_QUERY__INIT;
     Stats__NRange range = STATS__NRANGE__INIT;
     int32_t ns[1000];
+
+    range.to = INT32_MAX;           /* from=A alone: A and above */
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = strchr(a, '=');
-        size_t klen = v ? (size_t)(v - a) : strlen(a);
-        v = v ? v + 1 : "";
-        if (strncmp(a, "n", klen) == 0 && klen == 1) {
-            char *list = strdup(v), *save = NULL;
-            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (req.n_n == 1000) usage_error("query: too many n%s", "");
-                ns[req.n_n++] = (int32_t)parse_int(t, INT32_MIN, INT32_MAX, "n");
-            }
-            free(list);
-            req.n = ns;
-        } else if (strncmp(a, "from", klen) == 0 && klen == 4) {
+        char *key = argv[i], *v = strchr(key, '=');
+
+        if (strcmp(key, "desc") == 0) {
+            req.descending = 1;
+            continue;
+        }
+        if (v == NULL) usage_error("query: unknown argument '%s'", key);
+        *v++ = '\0';
+        if (strcmp(key, "n") == 0) {
+            query_ns(&req, ns, v);
+        } else if (strcmp(key, "from") == 0) {
             range.from = (int32_t)parse_int(v, INT32_MIN, INT32_MAX, "from");
             req.range = &range;
-        } else if (strncmp(a, "to", klen) == 0 && klen == 2) {
+        } else if (strcmp(key, "to") == 0) {
             range.to = (int32_t)parse_int(v, INT32_MIN, INT32_MAX, "to");
             req.range = &range;
-        } else if (strncmp(a, "limit", klen) == 0 && klen == 5) {
+        } else if (strcmp(key, "limit") == 0) {
             req.limit = (uint32_t)parse_int(v, 0, UINT32_MAX, "limit");
-        } else if (strncmp(a, "top", klen) == 0 && klen == 3) {
+        } else if (strcmp(key, "top") == 0) {
             req.top = (uint32_t)parse_int(v, 0, UINT32_MAX, "top");
-        } else if (strncmp(a, "token", klen) == 0 && klen == 5) {
-            req.page_token = (char *)v;
-        } else if (strcmp(a, "desc") == 0) {
-            req.descending = 1;
-        } else if (strncmp(a, "by", klen) == 0 && klen == 2) {
-            if (strcmp(v, "n") == 0) req.order_by = STATS__STATS_ORDER__ORDER_N;
-            else if (strcmp(v, "count") == 0) req.order_by = STATS__STATS_ORDER__ORDER_COUNT;
-            else if (strcmp(v, "avg") == 0) req.order_by = STATS__STATS_ORDER__ORDER_AVERAGE_TIME;
-            else usage_error("query: by=n, count or avg, not '%s'", v);
+        } else if (strcmp(key, "token") == 0) {
+            req.page_token = v;
+        } else if (strcmp(key, "by") == 0) {
+            req.order_by = query_order(v);
         } else {
-            usage_error("query: unknown argument '%s'", a);
+            usage_error("query: unknown argument '%s'", key);
         }
     }
     Stats__StatsPage *res = (Stats__StatsPage *)call(
         "/stats.Stats/Query", &req.base, &stats__stats_page__descriptor);
     printf("{\"matched\":%" PRIu64 ",\"total_requests64\":%" PRIu64
            ",\"next_page_token\":", res->matched, res->total_requests64);
-    log_json_fwrite(stdout, res->next_page_token, strlen(res->next_page_token));
+    log_json_fwrite(stdout, res->next_page_token,
+                    strlen(res->next_page_token));
     printf(",");
     print_stats(res->fibonacci_stats, res->n_fibonacci_stats);
     printf("}\n");
@@ -241,8 +259,8 @@ static void print_stats(Stats__FibonacciStat **stats, size_t len) {
     printf("\"fibonacci_stats\":[");
     for (size_t i = 0; i < len; i++) {
         const Stats__FibonacciStat *f = stats[i];
-        printf("%s{\"n\":%" PRId32 ",\"request_count\":%" PRId32 ",\"average_time_ms\":",
-               i ? "," : "", f->n, f->request_count);
+        printf("%s{\"n\":%" PRId32 ",\"request_count\":%" PRId32
+               ",\"average_time_ms\":", i ? "," : "", f->n, f->request_count);
         print_double(f->average_time_ms);
         printf(",\"request_count64\":%" PRIu64 ",\"min_duration_ns\":%" PRId64
                ",\"max_duration_ns\":%" PRId64 ",\"total_duration_ns\":%" PRIu64

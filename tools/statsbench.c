@@ -53,10 +53,10 @@ static void *run(void *arg) {
     while (clock_mono_ns() < w->end_ns) {
         ProtobufCMessage *reply = NULL;
         req.seq = w->batches + 1;
-        rpc_result r = rpc_client_call(channel, "/stats.Stats/RecordBatch",
-                                       &req.base,
-                                       &stats__record_batch_response__descriptor,
-                                       &reply, 10000000000LL, NULL);
+        rpc_result r = rpc_client_call(
+            channel, "/stats.Stats/RecordBatch", &req.base,
+            &stats__record_batch_response__descriptor, &reply,
+            10 * NS_PER_SEC, NULL);
         if (reply) protobuf_c_message_free_unpacked(reply, NULL);
         free(r.details);
         if (r.status != GRPC_STATUS_OK) {
