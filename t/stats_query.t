@@ -3,7 +3,7 @@
 # errors. A stats-service of its own (memory:) holds a known table: n from
 # 1000 to 1699, n requests 1 + n % 3 times, each taking 1000 * (n % 97 + 1)
 # ns, all cache hits, so every expected body is computed here. 700 entries
-# are three of the module's 256-entry pages.
+# are two of the module's 512-entry pages.
 use Test::Nginx::Socket 'no_plan';
 use lib 'tests/integration/lib';
 use FibTest;
@@ -62,7 +62,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: the whole table, in three pages, as the original shaped it
+=== TEST 1: the whole table, in two pages, as the original shaped it
 --- config
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_STATSQ_PORT; }
 --- request

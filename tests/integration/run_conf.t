@@ -10,6 +10,7 @@ use Test::More;
 use Cwd ();
 use File::Temp ();
 use IO::Socket::INET ();
+use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 use FibTest;
@@ -87,6 +88,27 @@ is($body, '{"n":100,"value":"354224848179261915075"}',
                      "'http://127.0.0.1:$h2/stats'");
 like($body, qr/^\{"total_requests":\d+,"fibonacci_stats":\[/,
      'HTTP/2 port: /stats');
+
+# A table of 2000 more n (four of the module's pages), then /stats over
+# both ports and to a client reading at 200 kB/s over HTTP/2 (the next page
+# waits for the stream's window): every answer is GetStats's table.
+my @recs = map { "$_:" . (1000 * ($_ % 7 + 1)) . ':hit' } 500000 .. 501999;
+my ($rc, $j) = fibctl($st->{target}, 'batch', 'run-conf-t', 1,
+                      join(',', @recs));
+is($rc, 0, 'fibctl batch: 2000 n recorded');
+($rc, $j) = fibctl($st->{target}, 'stats');
+my $want = JSON::PP->new->canonical->encode($j->{fibonacci_stats});
+for my $how (["'http://127.0.0.1:$h1/stats'", 'HTTP/1.1'],
+             ["--http2-prior-knowledge 'http://127.0.0.1:$h2/stats'",
+              'HTTP/2'],
+             ["--http2-prior-knowledge --limit-rate 200k "
+              . "'http://127.0.0.1:$h2/stats'", 'HTTP/2, a slow reader']) {
+    ($body, $ver) = curl($how->[0]);
+    my $got = eval { JSON::PP->new->decode($body) };
+    is(JSON::PP->new->canonical->encode($got->{fibonacci_stats} // []), $want,
+       "$how->[1]: /stats is GetStats's table of "
+       . scalar(@{$j->{fibonacci_stats}}) . ' entries');
+}
 
 kill 'QUIT', $nginx;
 waitpid($nginx, 0);
