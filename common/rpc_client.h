@@ -10,6 +10,8 @@
 #include <grpc/grpc.h>
 #include <grpc/status.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rpc_tls.h"
@@ -54,5 +56,18 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
                                const uint8_t *in, size_t in_len,
                                uint8_t **out, size_t *out_len,
                                int64_t timeout_ns, const char *request_id);
+
+/* Called with each message of a server stream, contiguous; returning false
+ * cancels the call. */
+typedef bool (*rpc_client_msg_fn)(const uint8_t *msg, size_t len, void *ud);
+
+/* A server-streaming call (rpc_client_stream.c): `fn` gets each message as
+ * it arrives, on the calling thread; the next is read only when it
+ * returns, so a slow `fn` is a slow reader (gRPC flow control holds the
+ * server back). Returns the stream's status; CANCELLED when `fn` said stop. */
+rpc_result rpc_client_stream(grpc_channel *ch, const char *method,
+                             const ProtobufCMessage *request,
+                             rpc_client_msg_fn fn, void *ud,
+                             int64_t timeout_ns, const char *request_id);
 
 #endif

@@ -18,6 +18,7 @@
 
 typedef struct rpc_worker rpc_worker;
 typedef struct rpc_watch rpc_watch;
+typedef struct rpc_stream rpc_stream;
 
 typedef struct {
     char       *name;
@@ -27,7 +28,7 @@ typedef struct {
 } rpc_method;
 
 /* What a completion-queue tag points at. */
-typedef enum { TAG_CALL, TAG_SHUTDOWN, TAG_WATCH } rpc_tag_kind;
+typedef enum { TAG_CALL, TAG_SHUTDOWN, TAG_WATCH, TAG_STREAM } rpc_tag_kind;
 
 /* The tag of a Health/Watch stream's batch (rpc_health.c). */
 typedef struct {
@@ -131,6 +132,15 @@ void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
  * once it is over. */
 void rpc_call_release(rpc_call *c);
 void rpc_call_detached_done(rpc_call *c);
+/* The tag of a server stream's batch (rpc_stream.c). */
+typedef struct {
+    rpc_tag_kind kind;              /* TAG_STREAM */
+    rpc_stream  *stream;
+} rpc_stream_tag;
+
+/* rpc_stream.c: a stream's batch completed. */
+void rpc_stream_event(rpc_stream_tag *tag, bool ok);
+
 /* rpc_health.c: register Check and Watch; a Watch batch completed; the
  * serving status changed (tell every watcher); the server is stopping (end
  * every stream). */

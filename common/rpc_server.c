@@ -209,6 +209,10 @@ static void *worker_main(void *arg) {
             rpc_health_event(ev.tag, ev.success != 0);
             continue;
         }
+        if (kind == TAG_STREAM) {
+            rpc_stream_event(ev.tag, ev.success != 0);
+            continue;
+        }
         if (kind == TAG_SHUTDOWN) {
             rpc_server *s = w->server;
             pthread_mutex_lock(&s->lock);

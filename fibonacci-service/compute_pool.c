@@ -24,6 +24,7 @@ struct compute_pool {
     pthread_cond_t  ready;      /* a job was queued, or stopping */
     job            *ring;
     size_t          cap, head, len;
+    size_t          limit;      /* queue_max: new work beyond it refused */
     bool            stopping;
     int             nthreads;
     pthread_t      *threads;
@@ -56,6 +57,7 @@ compute_pool *compute_pool_start(int threads, size_t queue_max) {
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->ready, NULL);
     p->cap = queue_max ? queue_max : 1;
+    p->limit = p->cap;
     p->ring = xcalloc(p->cap, sizeof(*p->ring));
     p->threads = xcalloc((size_t)(threads > 0 ? threads : 1),
                          sizeof(*p->threads));
@@ -74,14 +76,34 @@ compute_pool *compute_pool_start(int threads, size_t queue_max) {
     return p;
 }
 
+/* Append a job; lock held, room made. */
+static void push(compute_pool *p, compute_job_fn fn, void *arg) {
+    p->ring[(p->head + p->len) % p->cap] = (job){fn, arg};
+    p->len++;
+    pthread_cond_signal(&p->ready);
+}
+
 bool compute_pool_submit(compute_pool *p, compute_job_fn fn, void *arg) {
     pthread_mutex_lock(&p->lock);
-    bool ok = !p->stopping && p->len < p->cap;
-    if (ok) {
-        p->ring[(p->head + p->len) % p->cap] = (job){fn, arg};
-        p->len++;
-        pthread_cond_signal(&p->ready);
+    bool ok = !p->stopping && p->len < p->limit;
+    if (ok) push(p, fn, arg);
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+bool compute_pool_continue(compute_pool *p, compute_job_fn fn, void *arg) {
+    pthread_mutex_lock(&p->lock);
+    bool ok = !p->stopping;
+    if (ok && p->len == p->cap) {       /* grow, unwrapping the ring */
+        job *ring = xcalloc(p->cap * 2, sizeof(*ring));
+        for (size_t i = 0; i < p->len; i++)
+            ring[i] = p->ring[(p->head + i) % p->cap];
+        free(p->ring);
+        p->ring = ring;
+        p->head = 0;
+        p->cap *= 2;
     }
+    if (ok) push(p, fn, arg);
     pthread_mutex_unlock(&p->lock);
     return ok;
 }

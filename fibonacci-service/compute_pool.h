@@ -22,6 +22,13 @@ compute_pool *compute_pool_start(int threads, size_t queue_max);
  * queue_max jobs are waiting already or the pool is stopping. */
 bool compute_pool_submit(compute_pool *p, compute_job_fn fn, void *arg);
 
+/* Queue the next step of work already admitted (the next item of a
+ * stream), even when queue_max jobs are waiting: it goes behind them, so
+ * long work yields to other callers between steps. Each admitted piece of
+ * work has at most one step queued, so the queue stays bounded by
+ * queue_max plus the streams in progress. False only when stopping. */
+bool compute_pool_continue(compute_pool *p, compute_job_fn fn, void *arg);
+
 /* Jobs waiting, not yet started. */
 size_t compute_pool_waiting(compute_pool *p);
 

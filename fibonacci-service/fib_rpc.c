@@ -76,9 +76,10 @@ static void finish(rpc_call *call, const fib_rpc *rpc,
 }
 
 /* Answer from a cache reference, and drop it. */
-static void reply_entry(rpc_call *call, fib_entry *e) {
+static void reply_entry(rpc_call *call, int n, fib_entry *e) {
     Fibonacci__FibonacciResponse resp = FIBONACCI__FIBONACCI_RESPONSE__INIT;
     resp.value = (char *)fib_entry_value(e, NULL);
+    resp.n = n;
     rpc_call_reply(call, &resp.base);
     fib_cache_release(e);
 }
@@ -98,7 +99,7 @@ static void compute_job(void *arg) {
     } else {
         if (hit == FIB_CACHE_HIT) o.cache = STATS__CACHE_RESULT__CACHE_HIT;
         finish(job->call, job->rpc, &o);
-        reply_entry(job->call, e);
+        reply_entry(job->call, job->n, e);
     }
     free(job);
 }
@@ -136,6 +137,7 @@ static void answer(rpc_call *call, const fib_rpc *rpc, getfib_outcome *o,
         fib_small_decimal(n, digits);
         resp.x = fib_small(n);
         resp.value = digits;
+        resp.n = n;
         o->cache = STATS__CACHE_RESULT__CACHE_BYPASS;
         o->status = GRPC_STATUS_OK;
         rpc_call_reply(call, &resp.base);
@@ -153,7 +155,7 @@ static void answer(rpc_call *call, const fib_rpc *rpc, getfib_outcome *o,
     if (e != NULL) {
         o->cache = STATS__CACHE_RESULT__CACHE_HIT;
         o->status = GRPC_STATUS_OK;
-        reply_entry(call, e);
+        reply_entry(call, n, e);
         return;
     }
 

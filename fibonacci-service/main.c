@@ -1,5 +1,6 @@
 /* main.c - fibonacci-service: flags, start-up and graceful shutdown of the
- * gRPC Fibonacci daemon (the handler is in fib_rpc.c). */
+ * gRPC Fibonacci daemon (the handlers are in fib_rpc.c, fib_range.c and
+ * fib_batch.c). */
 #include <grpc/grpc.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,7 +10,9 @@
 
 #include "clock.h"
 #include "fib.h"
+#include "fib_batch.h"
 #include "fib_cache.h"
+#include "fib_range.h"
 #include "fib_rpc.h"
 #include "flags.h"
 #include "lifecycle.h"
@@ -35,6 +38,8 @@ typedef struct {
     long long   compute_threads;
     long long   compute_queue;
     long long   max_n;
+    long long   max_range;
+    long long   max_batch;
     long long   cache_bytes;
     long long   stats_queue;
     long long   stats_batch;
@@ -61,6 +66,10 @@ static int parse_flags(int argc, char **argv, config *cfg) {
           "computations waiting for a thread; past it, RESOURCE_EXHAUSTED" },
         { "max-n", FLAG_INT, &cfg->max_n, 0, INT32_MAX, NULL,
           "largest n answered (big values take long to compute)" },
+        { "max-range", FLAG_INT, &cfg->max_range, 1, INT32_MAX, NULL,
+          "most items of one GetFibRange stream" },
+        { "max-batch", FLAG_INT, &cfg->max_batch, 1, 1000000, NULL,
+          "most n of one GetFibBatch" },
         { "cache-bytes", FLAG_SIZE, &cfg->cache_bytes, 0, INT64_MAX, NULL,
           "memory for cached values of F(n), n > 92" },
         { "stats-queue", FLAG_INT, &cfg->stats_queue, 1, 100000000, NULL,
@@ -114,6 +123,8 @@ static void log_started(const config *cfg, int port) {
     log_int(&l, "compute_threads", cfg->compute_threads);
     log_int(&l, "compute_queue", cfg->compute_queue);
     log_int(&l, "max_n", cfg->max_n);
+    log_int(&l, "max_range", cfg->max_range);
+    log_int(&l, "max_batch", cfg->max_batch);
     log_int(&l, "cache_bytes", cfg->cache_bytes);
     log_str(&l, "stats", cfg->stats_disable ? NULL : cfg->stats);
     log_str(&l, "version", VERSION);
@@ -157,6 +168,8 @@ int main(int argc, char **argv) {
         .compute_threads = flags_ncpu(),
         .compute_queue = 1024,
         .max_n = 1000000,
+        .max_range = 100000,
+        .max_batch = 1000,
         .cache_bytes = 64LL << 20,
         .stats_queue = 100000,
         .stats_batch = 1000,
@@ -192,10 +205,13 @@ int main(int argc, char **argv) {
                                             (size_t)cfg.compute_queue);
     if (pool == NULL) return 1;
     fib_rpc rpc = { cache, queue, (int)cfg.max_n, pool,
-                    (size_t)cfg.compute_queue };
+                    (size_t)cfg.compute_queue, (int)cfg.max_range,
+                    (int)cfg.max_batch, cfg.server.limits.max_send };
 
     rpc_server *server = rpc_server_create(cfg.listen, (int)cfg.threads);
     rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
+    rpc_server_add_method(server, FIB_RANGE_METHOD, fib_range_handler, &rpc);
+    rpc_server_add_method(server, FIB_BATCH_METHOD, fib_batch_handler, &rpc);
     rpc_server_add_service(server, FIB_SERVICE);
     if (rpc_server_configure(server, &cfg.server) != 0 ||
         rpc_server_start(server) != 0)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fibonacci/fib.pb-c.h"
 #include "flags.h"
@@ -55,6 +56,13 @@ static const char *summary =
     "Calls the fibonacci or stats service once and prints one JSON line.\n\n"
     "Commands:\n"
     "  getfib N [--exact]                 fibonacci.Fibonacci/GetFib\n"
+    "  range FROM TO [--exact] [--cancel-after K] [--read-delay MS]\n"
+    "                                     fibonacci.Fibonacci/GetFibRange: a\n"
+    "                                     line per item; cancel after K\n"
+    "                                     items; wait MS after each (a slow\n"
+    "                                     reader)\n"
+    "  getbatch N,N,... [--exact]         fibonacci.Fibonacci/GetFibBatch:\n"
+    "                                     {\"results\":[...]}\n"
     "  stats                              stats.Stats/GetStats\n"
     "  record N DURATION_NS               stats.Stats/RecordNo\n"
     "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch\n"
@@ -140,6 +148,33 @@ static void print_double(double v) {
     fputs(buf, stdout);
 }
 
+/* A FibonacciResponse as one JSON object: n when set or `with_n` (GetFib
+ * of an original server does not send it), x when not zero, value when
+ * set. */
+static void print_fib_object(const Fibonacci__FibonacciResponse *res,
+                             bool with_n) {
+    const char *sep = "";
+    printf("{");
+    if (res->n != 0 || with_n) {
+        printf("\"n\":%d", res->n);
+        sep = ",";
+    }
+    if (res->x != 0) {
+        printf("%s\"x\":%" PRId64, sep, res->x);
+        sep = ",";
+    }
+    if (res->value && res->value[0]) {
+        printf("%s\"value\":", sep);
+        log_json_fwrite(stdout, res->value, strlen(res->value));
+    }
+    printf("}");
+}
+
+static void print_fib(const Fibonacci__FibonacciResponse *res) {
+    print_fib_object(res, true);
+    printf("\n");
+}
+
 /* --- commands: each prints its JSON line ---------------------------------- */
 
 static void cmd_getfib(int argc, char **argv) {
@@ -155,17 +190,8 @@ static void cmd_getfib(int argc, char **argv) {
     Fibonacci__FibonacciResponse *res = (Fibonacci__FibonacciResponse *)call(
         "/fibonacci.Fibonacci/GetFib", &req.base,
         &fibonacci__fibonacci_response__descriptor);
-    const char *sep = "";
-    printf("{");
-    if (res->x != 0) {
-        printf("\"x\":%" PRId64, res->x);
-        sep = ",";
-    }
-    if (res->value && res->value[0]) {
-        printf("%s\"value\":", sep);
-        log_json_fwrite(stdout, res->value, strlen(res->value));
-    }
-    printf("}\n");
+    print_fib_object(res, false);
+    printf("\n");
     protobuf_c_message_free_unpacked(&res->base, NULL);
 }
 
@@ -351,98 +377,133 @@ static void cmd_health(int argc, char **argv) {
     protobuf_c_message_free_unpacked(&res->base, NULL);
 }
 
-/* Wait on the pluck queue for the batch tagged `tag`. */
-static bool pluck(grpc_completion_queue *cq, void *tag) {
-    grpc_event ev = grpc_completion_queue_pluck(cq, tag,
-                        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    return ev.type == GRPC_OP_COMPLETE && ev.success;
+/* A server-streaming call of `method` with `req`: each message is handed to
+ * `fn` (and stdout flushed) as it arrives; the stream's end is printed as
+ * an error unless it is OK or `fn` stopped it. */
+typedef struct {
+    rpc_client_msg_fn fn;
+    void             *ud;
+} stream_ctx;
+
+static bool stream_message(const uint8_t *msg, size_t len, void *ud) {
+    stream_ctx *c = ud;
+    bool more = c->fn(msg, len, c->ud);
+    fflush(stdout);
+    return more;
 }
 
-/* A server-streaming call: every status is printed (and flushed) as it
- * arrives; the stream's end is printed as an error unless it is OK. */
+static void stream_call(const char *method, const ProtobufCMessage *req,
+                        rpc_client_msg_fn fn, void *ud) {
+    stream_ctx c = {fn, ud};
+    rpc_result r = rpc_client_stream(channel, method, req, stream_message, &c,
+                                     timeout_ns, request_id);
+    if (r.status != GRPC_STATUS_OK && r.status != GRPC_STATUS_CANCELLED)
+        fail(r);
+    free(r.details);
+}
+
+static bool watch_message(const uint8_t *bytes, size_t len, void *ud) {
+    (void)ud;
+    Grpc__Health__V1__HealthCheckResponse *res =
+        grpc__health__v1__health_check_response__unpack(NULL, len, bytes);
+    if (res == NULL)
+        fail((rpc_result){GRPC_STATUS_INTERNAL,
+                          xstrdup("cannot parse HealthCheckResponse")});
+    print_status(res->status);
+    grpc__health__v1__health_check_response__free_unpacked(res, NULL);
+    return true;
+}
+
+/* Health/Watch: a line per status, until the stream ends. */
 static void cmd_watch(int argc, char **argv) {
     if (argc > 1) usage_error("watch takes at most one SERVICE%s", "");
     Grpc__Health__V1__HealthCheckRequest req =
         GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     if (argc == 1) req.service = argv[0];
-    uint8_t buf[256];
-    if (protobuf_c_message_get_packed_size(&req.base) > sizeof(buf))
-        usage_error("watch: SERVICE '%s' is too long", argv[0]);
-    grpc_slice sl = grpc_slice_from_copied_buffer(
-        (const char *)buf, protobuf_c_message_pack(&req.base, buf));
-    grpc_byte_buffer *out = grpc_raw_byte_buffer_create(&sl, 1), *in = NULL;
-    grpc_slice_unref(sl);
+    stream_call("/grpc.health.v1.Health/Watch", &req.base, watch_message,
+                NULL);
+}
 
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-        gpr_time_from_nanos(timeout_ns, GPR_TIMESPAN));
-    grpc_slice method =
-        grpc_slice_from_static_string("/grpc.health.v1.Health/Watch");
-    grpc_call *call = grpc_channel_create_call(channel, NULL,
-        GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline, NULL);
-    grpc_metadata_array md_in, trailers;
-    grpc_metadata_array_init(&md_in);
-    grpc_metadata_array_init(&trailers);
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
-    grpc_op ops[4];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = out;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_in;
-    grpc_call_start_batch(call, ops, 4, (void *)1, NULL);
-    pluck(cq, (void *)1);
-    grpc_byte_buffer_destroy(out);
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[0].data.recv_status_on_client.trailing_metadata = &trailers;
-    ops[0].data.recv_status_on_client.status = &status;
-    ops[0].data.recv_status_on_client.status_details = &details;
-    grpc_call_start_batch(call, ops, 1, (void *)2, NULL);
-    for (;;) {
-        memset(ops, 0, sizeof(ops));
-        ops[0].op = GRPC_OP_RECV_MESSAGE;
-        ops[0].data.recv_message.recv_message = &in;
-        grpc_call_start_batch(call, ops, 1, (void *)3, NULL);
-        if (!pluck(cq, (void *)3) || in == NULL) break;
-        uint8_t *bytes;
-        size_t len;
-        rpc_result r = {GRPC_STATUS_OK, NULL};
-        grpc_slice flat;
-        if (!rpc_bytes_flatten(in, &flat)) break;
-        bytes = GRPC_SLICE_START_PTR(flat);
-        len = GRPC_SLICE_LENGTH(flat);
-        Grpc__Health__V1__HealthCheckResponse *res =
-            grpc__health__v1__health_check_response__unpack(NULL, len, bytes);
-        grpc_slice_unref(flat);
-        grpc_byte_buffer_destroy(in);
-        in = NULL;
-        if (res == NULL) {
-            r.status = GRPC_STATUS_INTERNAL;
-            r.details = xstrdup("cannot parse HealthCheckResponse");
-            fail(r);
+/* GetFibRange: a line per item, the unary answer plus its n. */
+typedef struct {
+    long long left;             /* messages before cancelling; -1: all */
+    long long delay_ms;         /* sleep after each message (slow reader) */
+} range_opts;
+
+static bool range_message(const uint8_t *bytes, size_t len, void *ud) {
+    range_opts *o = ud;
+    Fibonacci__FibonacciResponse *res =
+        fibonacci__fibonacci_response__unpack(NULL, len, bytes);
+    if (res == NULL)
+        fail((rpc_result){GRPC_STATUS_INTERNAL,
+                          xstrdup("cannot parse FibonacciResponse")});
+    print_fib(res);
+    fibonacci__fibonacci_response__free_unpacked(res, NULL);
+    if (o->delay_ms > 0) {
+        fflush(stdout);
+        struct timespec ts = {o->delay_ms / 1000,
+                              (o->delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return o->left < 0 || --o->left > 0;
+}
+
+static void cmd_range(int argc, char **argv) {
+    Fibonacci__FibRangeRequest req = FIBONACCI__FIB_RANGE_REQUEST__INIT;
+    const char *bounds[2] = {NULL, NULL};
+    int nb = 0;
+    range_opts o = {-1, 0};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--exact") == 0) {
+            req.exact = 1;
+        } else if (strcmp(argv[i], "--cancel-after") == 0 && i + 1 < argc) {
+            o.left = parse_int(argv[++i], 1, INT32_MAX, "--cancel-after");
+        } else if (strcmp(argv[i], "--read-delay") == 0 && i + 1 < argc) {
+            o.delay_ms = parse_int(argv[++i], 0, 3600000, "--read-delay");
+        } else if (nb < 2) {
+            bounds[nb++] = argv[i];
+        } else {
+            usage_error("range: unexpected argument '%s'", argv[i]);
         }
-        print_status(res->status);
-        grpc__health__v1__health_check_response__free_unpacked(res, NULL);
     }
-    if (in) grpc_byte_buffer_destroy(in);
-    pluck(cq, (void *)2);
-    grpc_call_unref(call);
-    grpc_completion_queue_shutdown(cq);
-    grpc_completion_queue_destroy(cq);
-    grpc_metadata_array_destroy(&md_in);
-    grpc_metadata_array_destroy(&trailers);
-    if (status != GRPC_STATUS_OK) {
-        size_t n = GRPC_SLICE_LENGTH(details);
-        rpc_result r = {status,
-            xmemdupz(GRPC_SLICE_START_PTR(details), n)};
-        grpc_slice_unref(details);
-        fail(r);
+    if (nb < 2) usage_error("range needs FROM TO%s", "");
+    req.from = (int32_t)parse_int(bounds[0], INT32_MIN, INT32_MAX, "FROM");
+    req.to = (int32_t)parse_int(bounds[1], INT32_MIN, INT32_MAX, "TO");
+    stream_call("/fibonacci.Fibonacci/GetFibRange", &req.base, range_message,
+                &o);
+}
+
+/* GetFibBatch: one line, {"results":[...]} in request order. */
+static void cmd_getbatch(int argc, char **argv) {
+    Fibonacci__FibBatchRequest req = FIBONACCI__FIB_BATCH_REQUEST__INIT;
+    const char *list = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--exact") == 0) req.exact = 1;
+        else if (list == NULL) list = argv[i];
+        else usage_error("getbatch: unexpected argument '%s'", argv[i]);
     }
-    grpc_slice_unref(details);
+    if (list == NULL) usage_error("getbatch needs N,N,...%s", "");
+    char *copy = xstrdup(list), *save = NULL;
+    size_t cap = 16;
+    req.n = xmalloc(cap * sizeof(*req.n));
+    for (char *t = strtok_r(copy, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        if (req.n_n == cap)
+            req.n = xrealloc(req.n, (cap *= 2) * sizeof(*req.n));
+        req.n[req.n_n++] = (int32_t)parse_int(t, INT32_MIN, INT32_MAX, "N");
+    }
+    Fibonacci__FibBatchResponse *res = (Fibonacci__FibBatchResponse *)call(
+        "/fibonacci.Fibonacci/GetFibBatch", &req.base,
+        &fibonacci__fib_batch_response__descriptor);
+    printf("{\"results\":[");
+    for (size_t i = 0; i < res->n_results; i++) {
+        if (i) printf(",");
+        print_fib_object(res->results[i], true);
+    }
+    printf("]}\n");
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+    free(req.n);
+    free(copy);
 }
 
 static int hexval(char c) {
@@ -486,6 +547,8 @@ static const struct {
     const char *default_target;
 } commands[] = {
     {"getfib", cmd_getfib, FIB_TARGET},
+    {"range", cmd_range, FIB_TARGET},
+    {"getbatch", cmd_getbatch, FIB_TARGET},
     {"stats", cmd_stats, STATS_TARGET},
     {"record", cmd_record, STATS_TARGET},
     {"batch", cmd_batch, STATS_TARGET},

@@ -67,7 +67,7 @@ getfib_err('unknown method', 'UNIMPLEMENTED', qr/./,
     # A hand-made request: field 1 (n) = 10.
     my ($rc, $j) = fibctl($t, 'raw', '/fibonacci.Fibonacci/GetFib', '080a');
     is($rc, 0, 'raw GetFib n=10');
-    is($j->{reply}, '083712023535', 'raw reply: x=55, value="55"');
+    is($j->{reply}, '083712023535180a', 'raw reply: x=55, value="55", n=10');
     ($rc, $j) = fibctl($t, 'raw', '/fibonacci.Fibonacci/GetFib', '');
     is($rc, 0, 'empty request means n = 0');
     is($j->{reply}, '120130', 'raw reply: value="0"');

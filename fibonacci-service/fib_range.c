@@ -1,0 +1,178 @@
+/* fib_range.c - GetFibRange: a server stream of F(from) .. F(to).
+ *
+ * Computed incrementally: F(from) and F(from+1) once (mpz_fib2_ui), then
+ * one addition per item. Each item is one compute pool job (niced, FIFO),
+ * so a long range yields to every other job between items, and never runs
+ * on a server thread.
+ *
+ * Backpressure: the job for item k+1 is queued only when the message of
+ * item k has gone out (rpc_stream's callback); gRPC completes a send only
+ * when HTTP/2 flow control let it into the transport. So a client that
+ * reads slowly pauses the computation, and one stream holds at most: the
+ * two GMP integers (about 0.09 * n bytes each for F(n)), one decimal string
+ * and one packed message in flight (about 0.21 * n bytes each), i.e. about
+ * 0.6 * to bytes plus gRPC's per-stream window.
+ *
+ * Cancellation: a client that cancels or leaves fails the send in flight
+ * and marks the stream; the next job sees it and stops before computing.
+ *
+ * Stats: a range is not reported per n; the stream is logged at debug. */
+#include <gmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fibonacci/fib.pb-c.h"
+
+#include "clock.h"
+#include "fib.h"
+#include "fib_range.h"
+#include "log.h"
+#include "mem.h"
+#include "rpc_stream.h"
+
+typedef struct {
+    rpc_stream    *stream;
+    const fib_rpc *rpc;
+    int            from;
+    int            next;        /* the n of the next message */
+    int            to;
+    bool           started;     /* a and b hold F(next), F(next + 1) */
+    mpz_t          a, b;
+    char          *digits;      /* decimal of F(next), reused */
+    size_t         cap;
+    grpc_status_code status;    /* the end, for the log */
+} fib_range;
+
+static void range_log(fib_range *r) {
+    log_line l;
+    if (!log_begin(&l, LOG_DEBUG, "getfibrange")) return;
+    rpc_call *call = rpc_stream_call(r->stream);
+    log_int(&l, "from", r->from);
+    log_int(&l, "to", r->to);
+    log_int(&l, "sent", r->next - r->from);
+    log_int(&l, "duration_us",
+            (clock_mono_ns() - rpc_call_start_ns(call)) / 1000);
+    log_str(&l, "peer", rpc_call_peer(call));
+    log_str(&l, "request_id", rpc_call_request_id(call));
+    log_str(&l, "status", rpc_status_name(r->status));
+    log_end(&l);
+}
+
+/* End the stream and free the range. */
+static void range_end(fib_range *r, grpc_status_code code, const char *msg) {
+    r->status = code;
+    if (log_enabled(LOG_DEBUG)) range_log(r);
+    if (code == GRPC_STATUS_CANCELLED && msg == NULL)
+        log_msg(LOG_INFO, "getfibrange_cancelled",
+                "the client cancelled GetFibRange at n=%d of %d",
+                r->next, r->to);
+    rpc_stream_finish(r->stream, code, "%s", msg ? msg : "");
+    mpz_clear(r->a);
+    mpz_clear(r->b);
+    free(r->digits);
+    free(r);
+}
+
+/* On a pool thread: compute and send item `next`. */
+static void range_step(void *arg) {
+    fib_range *r = arg;
+    if (rpc_stream_cancelled(r->stream)) {
+        range_end(r, GRPC_STATUS_CANCELLED, NULL);
+        return;
+    }
+    if (!r->started) {
+        mpz_fib2_ui(r->b, r->a, (unsigned long)r->next + 1);
+        r->started = true;
+    }
+    size_t need = mpz_sizeinbase(r->a, 10) + 2;
+    if (need > r->cap) {
+        r->cap = need * 2;
+        r->digits = xrealloc(r->digits, r->cap);
+    }
+    mpz_get_str(r->digits, 10, r->a);
+
+    Fibonacci__FibonacciResponse resp = FIBONACCI__FIBONACCI_RESPONSE__INIT;
+    resp.n = r->next;
+    resp.value = r->digits;
+    if (r->next <= FIB_SMALL_MAX) resp.x = fib_small(r->next);
+    /* advance first: the callback may run before send returns */
+    mpz_add(r->a, r->a, r->b);
+    mpz_swap(r->a, r->b);
+    r->next++;
+    rpc_stream_send(r->stream, &resp.base);
+}
+
+/* On a server thread: the last message went out, or the call is over. */
+static void range_sent(rpc_stream *st, bool ok, void *ud) {
+    (void)st;
+    fib_range *r = ud;
+    if (!ok) {
+        range_end(r, GRPC_STATUS_CANCELLED, NULL);
+    } else if (r->next > r->to) {
+        range_end(r, GRPC_STATUS_OK, NULL);
+    } else if (!compute_pool_continue(r->rpc->pool, range_step, r)) {
+        range_end(r, GRPC_STATUS_UNAVAILABLE, "the server is stopping");
+    }
+}
+
+/* Check the request; 0, or the status to refuse it with (message in msg). */
+static grpc_status_code range_check(const fib_rpc *rpc, int from, int to,
+                                    bool exact, char *msg, size_t len) {
+    if (from < 0 || to < 0 || from > to) {
+        snprintf(msg, len, "from and to must be non-negative with from <= to "
+                 "(got from=%d to=%d)", from, to);
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
+    if (to > rpc->max_n) {
+        snprintf(msg, len, "to must be at most %d (got %d)", rpc->max_n, to);
+        return GRPC_STATUS_OUT_OF_RANGE;
+    }
+    long long items = (long long)to - from + 1;
+    if (items > rpc->max_range) {
+        snprintf(msg, len, "a range has at most %d items (got %lld: "
+                 "from=%d to=%d)", rpc->max_range, items, from, to);
+        return GRPC_STATUS_OUT_OF_RANGE;
+    }
+    if (to > FIB_SMALL_MAX && !exact) {
+        snprintf(msg, len, "to too large for int64 (max %d); set exact to "
+                 "read the decimal values", FIB_SMALL_MAX);
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
+    return GRPC_STATUS_OK;
+}
+
+void fib_range_handler(rpc_call *call, void *ud) {
+    const fib_rpc *rpc = ud;
+    size_t len;
+    const uint8_t *data = rpc_call_payload(call, &len);
+    Fibonacci__FibRangeRequest *req =
+        fibonacci__fib_range_request__unpack(NULL, len, data);
+    if (req == NULL) {
+        rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                      "invalid request: not a fibonacci.FibRangeRequest");
+        return;
+    }
+    int from = req->from, to = req->to;
+    bool exact = req->exact;
+    fibonacci__fib_range_request__free_unpacked(req, NULL);
+
+    char msg[256];
+    grpc_status_code code = range_check(rpc, from, to, exact, msg,
+                                        sizeof(msg));
+    if (code != GRPC_STATUS_OK) {
+        rpc_call_fail(call, code, "%s", msg);
+        return;
+    }
+    fib_range *r = xcalloc(1, sizeof(*r));
+    r->rpc = rpc;
+    r->from = from;
+    r->next = from;
+    r->to = to;
+    mpz_init(r->a);
+    mpz_init(r->b);
+    r->stream = rpc_stream_open(call, range_sent, r);
+    if (!compute_pool_submit(rpc->pool, range_step, r)) {
+        range_end(r, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                  "the compute queue is full: try again later");
+    }
+}
