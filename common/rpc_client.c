@@ -70,6 +70,14 @@ static uint8_t *byte_buffer_copy(grpc_byte_buffer *bb, size_t *len) {
     return out;
 }
 
+void rpc_client_cq_destroy(grpc_completion_queue *cq) {
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL,
+               gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type
+           != GRPC_QUEUE_SHUTDOWN) {}
+    grpc_completion_queue_destroy(cq);
+}
+
 rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
                                const uint8_t *in, size_t in_len,
                                uint8_t **out, size_t *out_len,
@@ -166,11 +174,7 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
     grpc_metadata_array_destroy(&initial);
     grpc_metadata_array_destroy(&trailing);
     grpc_call_unref(call);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_pluck(cq, NULL,
-               gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type
-           != GRPC_QUEUE_SHUTDOWN) {}
-    grpc_completion_queue_destroy(cq);
+    rpc_client_cq_destroy(cq);
     return r;
 }
 

@@ -57,6 +57,9 @@ rpc_result rpc_client_call_raw(grpc_channel *ch, const char *method,
                                uint8_t **out, size_t *out_len,
                                int64_t timeout_ns, const char *request_id);
 
+/* Shut down, drain and destroy a call's private pluck queue. */
+void rpc_client_cq_destroy(grpc_completion_queue *cq);
+
 /* Called with each message of a server stream, contiguous; returning false
  * cancels the call. */
 typedef bool (*rpc_client_msg_fn)(const uint8_t *msg, size_t len, void *ud);

@@ -91,11 +91,7 @@ rpc_result rpc_client_stream(grpc_channel *ch, const char *method,
     grpc_slice_unref(rid.value);
     grpc_slice_unref(details);
     grpc_call_unref(call);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_pluck(cq, NULL,
-               gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type
-           != GRPC_QUEUE_SHUTDOWN) {}
-    grpc_completion_queue_destroy(cq);
+    rpc_client_cq_destroy(cq);
     grpc_metadata_array_destroy(&md_in);
     grpc_metadata_array_destroy(&trailers);
     return r;
