@@ -51,7 +51,8 @@ static void start(int compute_threads, size_t compute_queue) {
     ck_assert_ptr_nonnull(pool);
     /* reports on: every answer's record is taken from its call */
     reports = stats_queue_create(100000);
-    rpc = (fib_rpc){ cache, reports, 1000000, pool, compute_queue };
+    rpc = (fib_rpc){ cache, reports, 1000000, pool, compute_queue, 100000,
+                     1000, 64LL << 20 };
     server = rpc_server_create("127.0.0.1:0", flags_ncpu());
     rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
     ck_assert_int_eq(rpc_server_start(server), 0);
