@@ -131,12 +131,14 @@ sub grpc_fib {
     return "reply frame is compressed or cut: " . unpack('H*', $body)
         unless $flag == 0 && length $body == 5 + $len;
     my $msg = substr $body, 5;
-    my ($pos, $x, $value) = (0);
+    my ($pos, $x, $value, $rn) = (0);
     while ($pos < length $msg) {
         my $key = varint(\$msg, \$pos);
         return "bad protobuf: " . unpack('H*', $msg) unless defined $key;
         if ($key == (1 << 3 | 0)) {
             $x = varint(\$msg, \$pos);
+        } elsif ($key == (3 << 3 | 0)) {        # n, added to the contract
+            $rn = varint(\$msg, \$pos);
         } elsif ($key == (2 << 3 | 2)) {
             my $l = varint(\$msg, \$pos);
             $value = substr $msg, $pos, $l;
@@ -146,6 +148,7 @@ sub grpc_fib {
         }
     }
     my $want = fib_small($n);
+    return "n is $rn, want $n" if defined $rn && $rn != $n;
     return "x is " . ($x // 'missing') . ", want $want"
         unless ($x // 0) == $want;
     return "value is $value, want $want"
