@@ -18,6 +18,7 @@ RUN apt-get update -q \
         build-essential pkg-config libgrpc-dev libprotobuf-c-dev \
         protobuf-c-compiler libprotobuf-dev libgmp-dev uthash-dev nginx-dev \
         libsqlite3-dev libpq-dev \
+        libjansson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -53,7 +54,7 @@ CMD ["--listen", "0.0.0.0:5001"]
 FROM runtime AS gateway
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        nginx \
+        nginx libjansson4 \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default
 COPY --from=build /out/usr/lib/nginx/modules/ngx_http_fib_module.so /usr/lib/nginx/modules/
 COPY conf/nginx/fib-module.conf /etc/nginx/modules-enabled/50-mod-http-fib.conf

@@ -23,7 +23,7 @@ cd "$ROOT"
 PACKAGES=(
     build-essential pkg-config
     libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
-    libgmp-dev uthash-dev check
+    libgmp-dev uthash-dev libjansson-dev check
     libsqlite3-dev libpq-dev postgresql-15
     nginx nginx-dev systemd
     nghttp2-client wrk valgrind curl procps openssl libssl-dev

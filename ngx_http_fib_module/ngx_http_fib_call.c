@@ -42,7 +42,8 @@ static uint64_t  ngx_http_fib_rng;
 static const char  *ngx_http_fib_method_names[NGX_HTTP_FIB_NMETHODS] = {
     "GetFib",
     "GetStats",
-    "Query"
+    "Query",
+    "GetFibBatch"
 };
 
 
@@ -458,7 +459,9 @@ ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
             return NGX_ERROR;
         }
 
-        if (ctx->method == NGX_HTTP_FIB_GET_FIB) {
+        if (ctx->method != NGX_HTTP_FIB_GET_STATS
+            && ctx->method != NGX_HTTP_FIB_QUERY_STATS)
+        {
             ngx_str_set(&err, "unparseable reply from the Fibonacci service");
 
         } else {

@@ -67,7 +67,8 @@ static ngx_http_fib_runtime_t  ngx_http_fib_rt = {
 static const char  *ngx_http_fib_methods[NGX_HTTP_FIB_NMETHODS] = {
     "/fibonacci.Fibonacci/GetFib",
     "/stats.Stats/GetStats",
-    "/stats.Stats/Query"
+    "/stats.Stats/Query",
+    "/fibonacci.Fibonacci/GetFibBatch"
 };
 
 

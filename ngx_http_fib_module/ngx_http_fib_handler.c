@@ -2,18 +2,18 @@
 /*
  * ngx_http_fib_handler.c - the fib_pass content handler: GET /fib?n=N is
  * checked here, asked of fibonacci.Fibonacci/GetFib with exact=true, and
- * answered {"n":N,"x":F,"value":"F"}, x only when F(n) fits int64.  Also
- * the prologue of both content handlers (this one and fib_stats_pass's).
+ * answered {"n":N,"x":F,"value":"F"}, x only when F(n) fits int64; a list
+ * of n, or a POST, goes to ngx_http_fib_batch.c.  Also the prologue of
+ * both content handlers (this one and fib_stats_pass's), and the JSON of
+ * one answer, which batches and streams write too.
  */
 
 
 #include "ngx_http_fib_module.h"
 
-#include "fibonacci/fib.pb-c.h"
-
 
 static ngx_int_t ngx_http_fib_parse_n(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, ngx_str_t *err);
+    ngx_http_fib_ctx_t *ctx, ngx_str_t *value, ngx_str_t *err);
 static ngx_int_t ngx_http_fib_unescape(u_char *dst, u_char *src, size_t len,
     size_t *n);
 static ngx_int_t ngx_http_fib_reply(ngx_http_request_t *r,
@@ -30,12 +30,14 @@ static ngx_int_t ngx_http_fib_decimal(u_char *p, size_t len, int64_t *x);
 ngx_int_t
 ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 {
-    ngx_int_t            rc;
-    ngx_str_t            message = ngx_string("method not allowed");
-    ngx_table_elt_t     *h;
-    ngx_http_fib_ctx_t  *ctx;
+    ngx_int_t                 rc;
+    ngx_str_t                 message = ngx_string("method not allowed");
+    ngx_table_elt_t          *h;
+    ngx_http_fib_ctx_t       *ctx;
+    ngx_http_fib_loc_conf_t  *flcf;
 
     *ctxp = NULL;
+    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -53,15 +55,37 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
         h->next = NULL;
 #endif
         ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
+
+        if (flcf->method == NGX_HTTP_FIB_GET_FIB) {
+            ngx_str_set(&h->value, "GET, HEAD, POST");
+
+        } else {
+            ngx_str_set(&h->value, "GET, HEAD");
+        }
 
         return ngx_http_fib_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                        GRPC_STATUS_UNIMPLEMENTED, &message);
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
+    ctx = ngx_http_fib_ctx_create(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ctxp = ctx;
+
+    return NGX_OK;
+}
+
+
+ngx_http_fib_ctx_t *
+ngx_http_fib_ctx_create(ngx_http_request_t *r)
+{
+    ngx_http_fib_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
     }
 
     ctx->request = r;
@@ -70,9 +94,7 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 
     ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
 
-    *ctxp = ctx;
-
-    return NGX_OK;
+    return ctx;
 }
 
 
@@ -80,19 +102,27 @@ ngx_int_t
 ngx_http_fib_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
-    ngx_str_t                     err;
+    ngx_str_t                     err, value;
     ngx_http_fib_ctx_t           *ctx;
     Fibonacci__FibonacciRequest   req = FIBONACCI__FIBONACCI_REQUEST__INIT;
+
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_fib_batch_post(r);
+    }
 
     rc = ngx_http_fib_request_init(r, &ctx);
     if (ctx == NULL) {
         return rc;
     }
 
-    rc = ngx_http_fib_parse_n(r, ctx, &err);
+    rc = ngx_http_fib_parse_n(r, ctx, &value, &err);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_AGAIN) {
+        return ngx_http_fib_batch_get(r, ctx, &value);
     }
 
     if (rc == NGX_DECLINED) {
@@ -110,22 +140,22 @@ ngx_http_fib_handler(ngx_http_request_t *r)
 
 /*
  * n: a decimal integer from 0 to 2147483647, checked before any call;
- * NGX_DECLINED and *err when it is not.
+ * NGX_DECLINED and *err when it is not.  NGX_AGAIN and *value when it is a
+ * list ("1,5,10"): a batch.
  */
 
 static ngx_int_t
 ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    ngx_str_t *err)
+    ngx_str_t *value, ngx_str_t *err)
 {
-    u_char     *p, *last;
-    int64_t     n;
+    u_char     *p;
+    int32_t     n;
     ngx_int_t   rc;
-    ngx_str_t   value;
-    ngx_uint_t  negative;
+    ngx_str_t   why;
 
     static ngx_str_t  name = ngx_string("n");
 
-    rc = ngx_http_fib_query_arg(r, &name, &value);
+    rc = ngx_http_fib_query_arg(r, &name, value);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -136,50 +166,86 @@ ngx_http_fib_parse_n(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    if (value.len == 0) {
+    if (value->len == 0) {
         ngx_str_set(err, "n is empty");
         return NGX_DECLINED;
     }
 
-    p = value.data;
-    last = p + value.len;
+    if (ngx_strlchr(value->data, value->data + value->len, ',') != NULL) {
+        return NGX_AGAIN;
+    }
+
+    if (ngx_http_fib_parse_int(value->data, value->len, &n, &why)
+        != NGX_OK)
+    {
+        p = ngx_pnalloc(r->pool, sizeof("n ") - 1 + why.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        err->data = p;
+        p = ngx_cpymem(p, "n ", sizeof("n ") - 1);
+        err->len = ngx_cpymem(p, why.data, why.len) - err->data;
+
+        return NGX_DECLINED;
+    }
+
+    ctx->n = n;
+    ctx->has_n = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A decimal integer from 0 to 2147483647 ("-0" is 0); NGX_DECLINED and why
+ * not ("must be a decimal integer", ...) in *err.
+ */
+
+ngx_int_t
+ngx_http_fib_parse_int(u_char *p, size_t len, int32_t *n, ngx_str_t *err)
+{
+    u_char     *last;
+    int64_t     v;
+    ngx_uint_t  negative;
+
+    last = p + len;
     negative = 0;
 
-    if (*p == '-') {
+    if (p < last && *p == '-') {
         negative = 1;
         p++;
     }
 
     if (p == last) {
-        ngx_str_set(err, "n must be a decimal integer");
+        ngx_str_set(err, "must be a decimal integer");
         return NGX_DECLINED;
     }
 
-    n = 0;
+    v = 0;
 
     for ( /* void */ ; p < last; p++) {
         if (*p < '0' || *p > '9') {
-            ngx_str_set(err, "n must be a decimal integer");
+            ngx_str_set(err, "must be a decimal integer");
             return NGX_DECLINED;
         }
 
-        if (n <= NGX_MAX_INT32_VALUE) {
-            n = n * 10 + (*p - '0');
+        if (v <= NGX_MAX_INT32_VALUE) {
+            v = v * 10 + (*p - '0');
         }
     }
 
-    if (negative && n != 0) {
-        ngx_str_set(err, "n must be non-negative");
+    if (negative && v != 0) {
+        ngx_str_set(err, "must be non-negative");
         return NGX_DECLINED;
     }
 
-    if (n > NGX_MAX_INT32_VALUE) {
-        ngx_str_set(err, "n is too large (max 2147483647)");
+    if (v > NGX_MAX_INT32_VALUE) {
+        ngx_str_set(err, "is too large (max 2147483647)");
         return NGX_DECLINED;
     }
 
-    ctx->n = (int32_t) n;
-    ctx->has_n = 1;
+    *n = (int32_t) v;
 
     return NGX_OK;
 }
@@ -293,24 +359,60 @@ ngx_http_fib_unescape(u_char *dst, u_char *src, size_t len, size_t *n)
 }
 
 
-/*
- * Any server of the original contract will do: one that sends only x
- * (proto3 leaves it out when zero) gets its value derived from x.
- */
-
 static ngx_int_t
 ngx_http_fib_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ProtobufCMessage *msg)
 {
-    size_t                         vlen;
-    u_char                        *value, xbuf[NGX_INT64_LEN];
-    int64_t                        x;
     ngx_buf_t                     *b;
-    ngx_str_t                      err;
-    ngx_int_t                      fits;
     Fibonacci__FibonacciResponse  *resp;
 
     resp = (Fibonacci__FibonacciResponse *) msg;
+
+    b = ngx_create_temp_buf(r->pool, ngx_http_fib_item_size(resp));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_http_fib_item_write(r, b->last, ctx->n, resp);
+
+    if (b->last == NULL) {
+        return ngx_http_fib_bad_value(r);
+    }
+
+    return ngx_http_fib_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+/* room for the JSON of one answer */
+
+size_t
+ngx_http_fib_item_size(Fibonacci__FibonacciResponse *resp)
+{
+    size_t  vlen;
+
+    vlen = (resp->value && resp->value[0]) ? ngx_strlen(resp->value)
+                                           : NGX_INT64_LEN;
+
+    return sizeof("{\"n\":,\"x\":,\"value\":\"\"}") + NGX_INT32_LEN
+           + NGX_INT64_LEN + vlen;
+}
+
+
+/*
+ * {"n":N,"x":F,"value":"F"} at p; returns its end, or NULL (logged) when
+ * the value is not a decimal number.  Any server of the original contract
+ * will do: one that sends only x (proto3 leaves it out when zero) gets its
+ * value derived from x.
+ */
+
+u_char *
+ngx_http_fib_item_write(ngx_http_request_t *r, u_char *p, int32_t n,
+    Fibonacci__FibonacciResponse *resp)
+{
+    size_t      vlen;
+    u_char     *value, xbuf[NGX_INT64_LEN];
+    int64_t     x;
+    ngx_int_t   fits;
 
     if (resp->value && resp->value[0]) {
         value = (u_char *) resp->value;
@@ -320,12 +422,10 @@ ngx_http_fib_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
         if (fits == NGX_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "fib: GetFib sent a value that is not a decimal "
-                          "number: \"%*s\"", ngx_min(vlen, 64), value);
-
-            ngx_str_set(&err, "invalid value from the Fibonacci service");
-            return ngx_http_fib_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                           GRPC_STATUS_INTERNAL, &err);
+                          "fib: the Fibonacci service sent a value that is "
+                          "not a decimal number: \"%*s\"",
+                          ngx_min(vlen, 64), value);
+            return NULL;
         }
 
     } else {
@@ -335,24 +435,28 @@ ngx_http_fib_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         fits = NGX_OK;
     }
 
-    b = ngx_create_temp_buf(r->pool, sizeof("{\"n\":,\"x\":,\"value\":\"\"}")
-                                     + NGX_INT32_LEN + NGX_INT64_LEN + vlen);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_sprintf(b->last, "{\"n\":%D", ctx->n);
+    p = ngx_sprintf(p, "{\"n\":%D", n);
 
     if (fits == NGX_OK) {
-        b->last = ngx_sprintf(b->last, ",\"x\":%L", x);
+        p = ngx_sprintf(p, ",\"x\":%L", x);
     }
 
-    b->last = ngx_cpymem(b->last, ",\"value\":\"", sizeof(",\"value\":\"") - 1);
-    b->last = ngx_cpymem(b->last, value, vlen);
-    *b->last++ = '"';
-    *b->last++ = '}';
+    p = ngx_cpymem(p, ",\"value\":\"", sizeof(",\"value\":\"") - 1);
+    p = ngx_cpymem(p, value, vlen);
+    *p++ = '"';
+    *p++ = '}';
 
-    return ngx_http_fib_send_json(r, NGX_HTTP_OK, b);
+    return p;
+}
+
+
+ngx_int_t
+ngx_http_fib_bad_value(ngx_http_request_t *r)
+{
+    ngx_str_t  err = ngx_string("invalid value from the Fibonacci service");
+
+    return ngx_http_fib_send_error(r, NGX_HTTP_BAD_GATEWAY,
+                                   GRPC_STATUS_INTERNAL, &err);
 }
 
 

@@ -28,6 +28,10 @@ static ngx_conf_num_bounds_t  ngx_http_fib_retries_bounds = {
     ngx_conf_check_num_bounds, 0, 100
 };
 
+static ngx_conf_num_bounds_t  ngx_http_fib_batch_max_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000
+};
+
 
 static ngx_command_t  ngx_http_fib_commands[] = {
 
@@ -72,6 +76,13 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("fib_batch_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, batch_max),
+      &ngx_http_fib_batch_max_bounds },
 
     { ngx_string("fib_ssl_trusted_certificate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -199,6 +210,7 @@ ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
     flcf->retries = NGX_CONF_UNSET_UINT;
     flcf->backoff_base = NGX_CONF_UNSET_MSEC;
     flcf->backoff_max = NGX_CONF_UNSET_MSEC;
+    flcf->batch_max = NGX_CONF_UNSET_UINT;
 
     return flcf;
 }
@@ -212,6 +224,7 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 5000);
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 3);
+    ngx_conf_merge_uint_value(conf->batch_max, prev->batch_max, 1000);
 
     if (conf->backoff_base == NGX_CONF_UNSET_MSEC) {
 

@@ -20,11 +20,14 @@
 
 #include "../common/rpc_status.h"
 
+#include "fibonacci/fib.pb-c.h"
+
 
 #define NGX_HTTP_FIB_GET_FIB         0
 #define NGX_HTTP_FIB_GET_STATS       1
 #define NGX_HTTP_FIB_QUERY_STATS     2
-#define NGX_HTTP_FIB_NMETHODS        3
+#define NGX_HTTP_FIB_GET_FIB_BATCH   3
+#define NGX_HTTP_FIB_NMETHODS        4
 
 /* request ids longer than this are replaced by nginx's $request_id */
 #define NGX_HTTP_FIB_REQUEST_ID_MAX  128
@@ -87,6 +90,8 @@ typedef struct {
     ngx_uint_t                 retries;
     ngx_msec_t                 backoff_base;
     ngx_msec_t                 backoff_max;
+
+    ngx_uint_t                 batch_max;    /* fib_batch_max */
 } ngx_http_fib_loc_conf_t;
 
 
@@ -138,6 +143,8 @@ struct ngx_http_fib_ctx_s {
     ngx_uint_t                 method;       /* NGX_HTTP_FIB_GET_FIB, ... */
 
     int32_t                    n;
+    int32_t                   *batch;        /* the n of a batch */
+    ngx_uint_t                 nbatch;
     ngx_uint_t                 attempts;
     grpc_status_code           status;
 
@@ -194,8 +201,20 @@ ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
     ngx_http_fib_ctx_t **ctxp);
 ngx_int_t ngx_http_fib_query_arg(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
+ngx_http_fib_ctx_t *ngx_http_fib_ctx_create(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_parse_int(u_char *p, size_t len, int32_t *n,
+    ngx_str_t *err);
+size_t ngx_http_fib_item_size(Fibonacci__FibonacciResponse *resp);
+u_char *ngx_http_fib_item_write(ngx_http_request_t *r, u_char *p, int32_t n,
+    Fibonacci__FibonacciResponse *resp);
+ngx_int_t ngx_http_fib_bad_value(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_stats_handler(ngx_http_request_t *r);
+
+/* ngx_http_fib_batch.c: GET /fib?n=1,2,3 and POST /fib {"n":[1,2,3]} */
+ngx_int_t ngx_http_fib_batch_get(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_str_t *list);
+ngx_int_t ngx_http_fib_batch_post(ngx_http_request_t *r);
 
 /* ngx_http_fib_health.c: the fib_health content handler */
 ngx_int_t ngx_http_fib_health_handler(ngx_http_request_t *r);

@@ -1,6 +1,7 @@
 # t/fib.t - GET /fib?n=N through fib_pass against the real fibonacci-service:
 # the JSON body, x only while F(n) fits int64, the exact value always, HEAD,
-# and 405 for every other method.
+# 415 for a POST that is not a JSON batch (t/batch.t), and 405 for every
+# other method.
 use Test::Nginx::Socket 'no_plan';
 
 run_tests();
@@ -108,18 +109,17 @@ Content-Length: 28
 
 
 
-=== TEST 9: POST is refused with 405 and Allow, the body discarded
+=== TEST 9: a POST that is not JSON is refused with 415, the body discarded
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 --- request
 POST /fib?n=10
 n=10
---- error_code: 405
+--- error_code: 415
 --- response_headers
-Allow: GET, HEAD
 Content-Type: application/json
 --- response_body chomp
-{"error":"method not allowed","code":"UNIMPLEMENTED"}
+{"error":"a POST body must be application/json: {\"n\":[...]}","code":"INVALID_ARGUMENT"}
 --- no_error_log
 [error]
 
@@ -132,7 +132,7 @@ location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 DELETE /fib?n=10
 --- error_code: 405
 --- response_headers
-Allow: GET, HEAD
+Allow: GET, HEAD, POST
 --- response_body chomp
 {"error":"method not allowed","code":"UNIMPLEMENTED"}
 
