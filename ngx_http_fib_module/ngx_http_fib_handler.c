@@ -30,14 +30,14 @@ static ngx_int_t ngx_http_fib_decimal(u_char *p, size_t len, int64_t *x);
 ngx_int_t
 ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 {
-    ngx_int_t                 rc;
-    ngx_str_t                 message = ngx_string("method not allowed");
-    ngx_table_elt_t          *h;
-    ngx_http_fib_ctx_t       *ctx;
-    ngx_http_fib_loc_conf_t  *flcf;
+    ngx_int_t                  rc;
+    ngx_str_t                  message = ngx_string("method not allowed");
+    ngx_table_elt_t           *h;
+    ngx_http_fib_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
 
     *ctxp = NULL;
-    flcf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -56,7 +56,9 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 #endif
         ngx_str_set(&h->key, "Allow");
 
-        if (flcf->method == NGX_HTTP_FIB_GET_FIB) {
+        /* fib_pass also takes POSTed batches */
+
+        if (clcf->handler == ngx_http_fib_handler) {
             ngx_str_set(&h->value, "GET, HEAD, POST");
 
         } else {
