@@ -60,8 +60,9 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CHECK_LIBS := $(shell pkg-config --libs check)
 
 BINS := $(BUILD)/bin/fibonacci-service $(BUILD)/bin/stats-service $(TOOLS)
-# What `make install` puts in BINDIR: not the benchmark's statsbench.
-INSTALL_BINS := $(filter-out $(BUILD)/bin/statsbench,$(BINS))
+# What `make install` puts in BINDIR: not the benchmarks' tools.
+INSTALL_BINS := $(filter-out $(BUILD)/bin/statsbench $(BUILD)/bin/gmpbench,\
+                  $(BINS))
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin

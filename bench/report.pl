@@ -7,7 +7,8 @@
 # Reads, from RUN_DIR: results.jsonl (one line per load-generator run:
 # case, workers, run, requests/s, latency percentiles in us, errors),
 # status.tsv (case, workers, ok|failed|skipped, reason), titles.tsv (case,
-# title), rss.jsonl (RSS samples); and $BENCH_META ("key=value ..."). For
+# title), rss.jsonl (RSS samples), gmp.jsonl (GMP alone for the n of the
+# cold cases, tools/gmpbench); and $BENCH_META ("key=value ..."). For
 # each case it reports the median of the measured runs (warm-up excluded),
 # then the ratios and the project's targets. Targets are printed, never
 # enforced: this script exits 0 whatever the numbers are.
@@ -52,7 +53,7 @@ for (lines('status.tsv')) {
 }
 # Table order: by nginx worker count (case 5, without nginx, after the
 # first group), then by case.
-my @case_order = qw(1 1b 2 3 3t 4 5 6c 6w 7 soak);
+my @case_order = qw(1 1b 2 3 3t 4 5 6c 6w 6m 7 soak);
 my %rank = map { $case_order[$_] => $_ } 0 .. $#case_order;
 @order = sort {
     my ($x, $y) = map { my ($c, $w) = split /\|/; [ $w eq '-' ? 1.5 : $w,
@@ -153,6 +154,31 @@ for my $w (@workers) {
     target('warm big n p50 / (case 3 p50 + transfer)', $w, $v, '<= 2.0',
         defined $v && $v <= 2.0);
 }
+# Cold big n: fibonacci-service CPU per cold request against GMP alone
+# (mpz_fib_ui + mpz_get_str) for the same n, measured in the same run.
+my %gmp;
+for (lines('gmp.jsonl')) {
+    my $g = eval { decode_json($_) } or next;
+    push @{ $gmp{$g->{case}} }, $g;
+}
+my %gmp_us = map { $_ => median(map { $_->{cpu_us} } @{ $gmp{$_} }) }
+    keys %gmp;
+my @cold;
+for my $w (@workers) {
+    for my $c (qw(6c 6m)) {
+        my $cpu = fig($c, $w, 'cpu_fibonacci-service');
+        my $anchor = $gmp_us{$c};
+        next unless defined $cpu || defined $anchor;
+        my $ratio = defined $cpu && $anchor ? 0 + sprintf('%.3f', $cpu / $anchor)
+            : undef;
+        push @cold, { case => $c, workers => $w, n => $gmp{$c}[0]{n},
+            fibonacci_service_us => $cpu, gmp_alone_us => $anchor,
+            ratio => $ratio };
+        target("cold big n ($c, n = $gmp{$c}[0]{n}..): CPU / GMP alone", $w,
+            $ratio, '<= 1.3', defined $ratio && $ratio <= 1.3);
+    }
+}
+
 my $rps5 = fig(5, '-', 'rps');
 target("case 5 req/s (3x Go service's 21,700)", '-',
     defined $rps5 ? 0 + sprintf('%.0f', $rps5) : undef, '>= 65000',
@@ -254,6 +280,17 @@ for my $k (@order) {
         $case{$k}{workers}, (map { $m->{"cpu_$_"} } @kinds), $t;
 }
 
+if (@cold) {
+    print "\ncold big n: fibonacci-service CPU per cold request (us) against "
+        . "GMP alone for the same n (tools/gmpbench, median of its runs)\n";
+    printf "  %-4s %-3s %10s %14s %12s %8s\n", 'case', 'w', 'first n',
+        'daemon', 'GMP alone', 'ratio';
+    printf "  %-4s %-3s %10s %14s %12s %8s\n", $_->{case}, $_->{workers},
+        num($_->{n}, '%d'), num($_->{fibonacci_service_us}, '%.1f'),
+        num($_->{gmp_alone_us}, '%.1f'),
+        defined $_->{ratio} ? sprintf('%.2f', $_->{ratio}) : '-' for @cold;
+}
+
 print "\nratios of throughput (req/s)\n";
 for my $w (@workers) {
     printf "  workers %s: %s\n", $w, join '   ', map {
@@ -303,6 +340,7 @@ my $json = {
     rss     => [ map { +{ %{ $proc{$_} } } } @procs ],
     ($soak ? (soak => $soak) : ()),
     ($cache ? (cache => $cache) : ()),
+    (@cold ? (cold_big_n => \@cold) : ()),
 };
 open my $fh, '>', $out or die "$out: $!\n";
 print $fh JSON::PP->new->canonical->pretty->encode($json);

@@ -66,27 +66,59 @@ ROUND=
 
 round_secs() { if [[ $ROUND == warmup ]]; then echo "$WARMUP"; else echo "$DURATION"; fi; }
 
-# One wrk run against URL with a script from bench/wrk.
+# One wrk run against URL with a script from bench/wrk. The cold walks
+# (walk.lua) start at their case's next unused n.
 measure_wrk() {   # case workers url script [script args...]
     local id=$1 workers=$2 url=$3 script=$4
     local out=$RUN/wrk-$id-w$workers-$ROUND.txt
+    local conns=${CASE_CONNS[$id]:-$CONNS}
     shift 4
-    if [[ $script == walk.lua ]]; then   # case 6c: fresh n every time
-        set -- "$1" "$cold_next" "$THREADS"
+    if [[ $script == walk.lua ]]; then
+        set -- "$1" "${COLD_NEXT[$id]}" "$THREADS"
     fi
     CPU_BEFORE=$(cpu_ticks)
-    BENCH_WRK_DIR=$BENCH/wrk wrk -t"$THREADS" -c"$CONNS" -d"$(round_secs)s" \
+    BENCH_WRK_DIR=$BENCH/wrk wrk -t"$THREADS" -c"$conns" -d"$(round_secs)s" \
         --timeout "${TIMEOUT}s" --latency -s "$BENCH/wrk/$script" "$url" ${1+--} "$@" \
         >"$out" 2>&1 || { tail -n 20 "$out" >&2; why "wrk failed"; return 1; }
     keep_result "$id" "$workers" "$ROUND" "$out" || return 1
     if [[ $script == walk.lua ]]; then
         # past every n this run may have asked for, requests in flight too
-        cold_next=$((cold_next + $(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' \
-            "$out") + 2 * CONNS + THREADS))
-        # the values cached early on are long evicted when the walk restarts
-        ((cold_next + 2 * CONNS < COLD_MAX)) || cold_next=$((BIG_N + 1))
+        cold_advance "$id" $(($(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' \
+            "$out") + 2 * conns + THREADS))
     fi
     return 0
+}
+
+# Move a cold walk on by COUNT n, back to its first n when its range ends.
+cold_advance() {   # case count
+    local id=$1
+    COLD_NEXT[$id]=$((COLD_NEXT[$id] + $2))
+    ((COLD_NEXT[$id] + 2 * CONNS < COLD_LAST[$id])) \
+        || COLD_NEXT[$id]=${COLD_FIRST[$id]}
+}
+
+# Check a cold walk's next n through URL, and use it up.
+check_cold() {   # case url
+    local n=${COLD_NEXT[$1]}
+    check_fib_json "$2?n=$n" "$n" && cold_advance "$1" 1
+}
+
+# GMP alone (tools/gmpbench) for the n that cases 6c and 6m ask, measured
+# once before any load, BENCH_RUNS times each; into gmp.jsonl.
+gmp_alone() {
+    local r c count
+    [[ -x $BIN/gmpbench ]] || { say "no $BIN/gmpbench: GMP alone not measured"; return 0; }
+    for c in 6c 6m; do
+        want $c || continue
+        count=$((smoke ? 5 : 200))
+        [[ $c == 6m ]] && count=$((smoke ? 1 : 10))
+        say "GMP alone for case $c's n (${COLD_FIRST[$c]}.., $count values, $RUNS runs)"
+        for ((r = 1; r <= RUNS; r++)); do
+            "$BIN/gmpbench" "${COLD_FIRST[$c]}" "$count" \
+                | sed "s/^{/{\"case\":\"$c\",/" >>"$RUN/gmp.jsonl" \
+                || say "gmpbench failed"
+        done
+    done
 }
 
 # One h2load run of gRPC unary calls (GetFib, FIB_N) at 127.0.0.1:PORT.
