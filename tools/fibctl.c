@@ -55,7 +55,11 @@ static const flag_def defs[] = {
 static const char *summary =
     "Calls the fibonacci or stats service once and prints one JSON line.\n\n"
     "Commands:\n"
-    "  getfib N [--exact]                 fibonacci.Fibonacci/GetFib\n"
+    "  getfib N [--exact] [--walk K]      fibonacci.Fibonacci/GetFib; --walk:\n"
+    "                                     K calls, for N .. N+K-1, one at a\n"
+    "                                     time on one channel, and one line\n"
+    "                                     {\"calls\":K,\"digits\":..} (a\n"
+    "                                     cold load, for benchmarks)\n"
     "  range FROM TO [--exact] [--cancel-after K] [--read-delay MS]\n"
     "                                     fibonacci.Fibonacci/GetFibRange: a\n"
     "                                     line per item; cancel after K\n"
@@ -177,19 +181,39 @@ static void print_fib(const Fibonacci__FibonacciResponse *res) {
 
 /* --- commands: each prints its JSON line ---------------------------------- */
 
+static Fibonacci__FibonacciResponse *getfib(
+        const Fibonacci__FibonacciRequest *req) {
+    return (Fibonacci__FibonacciResponse *)call(
+        "/fibonacci.Fibonacci/GetFib", &req->base,
+        &fibonacci__fibonacci_response__descriptor);
+}
+
 static void cmd_getfib(int argc, char **argv) {
     Fibonacci__FibonacciRequest req = FIBONACCI__FIBONACCI_REQUEST__INIT;
     const char *n = NULL;
+    long long walk = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--exact") == 0) req.exact = 1;
+        else if (strcmp(argv[i], "--walk") == 0 && i + 1 < argc)
+            walk = parse_int(argv[++i], 1, INT32_MAX, "--walk");
         else if (n == NULL) n = argv[i];
         else usage_error("getfib: unexpected argument '%s'", argv[i]);
     }
     if (n == NULL) usage_error("getfib needs N%s", "");
     req.n = (int32_t)parse_int(n, INT32_MIN, INT32_MAX, "N");
-    Fibonacci__FibonacciResponse *res = (Fibonacci__FibonacciResponse *)call(
-        "/fibonacci.Fibonacci/GetFib", &req.base,
-        &fibonacci__fibonacci_response__descriptor);
+    if (walk > 0) {
+        if ((long long)req.n + walk - 1 > INT32_MAX)
+            usage_error("getfib: N + K - 1 is past %s", "2147483647");
+        size_t digits = 0;
+        for (long long i = 0; i < walk; i++, req.n++) {
+            Fibonacci__FibonacciResponse *res = getfib(&req);
+            if (res->value != NULL) digits += strlen(res->value);
+            protobuf_c_message_free_unpacked(&res->base, NULL);
+        }
+        printf("{\"calls\":%lld,\"digits\":%zu}\n", walk, digits);
+        return;
+    }
+    Fibonacci__FibonacciResponse *res = getfib(&req);
     print_fib_object(res, false);
     printf("\n");
     protobuf_c_message_free_unpacked(&res->base, NULL);
