@@ -142,4 +142,18 @@ is($? >> 8, 2, 'an unknown flag exits 2');
 `$bin --log-level loud 2>&1`;
 is($? >> 8, 2, 'an unknown log level exits 2');
 
+{
+    # --walk K: K calls on one channel (bench/instructions' cold load);
+    # F(100), F(101), F(102) have 21 digits each
+    my $w = start_fib(stats => '', 'max-n' => 5000);
+    my $t = $w->{target};
+    my ($rc, $j) = fibctl($t, 'getfib', 100, '--exact', '--walk', 3);
+    is($rc, 0, 'getfib --walk 3 exits 0');
+    is_deeply($j, { calls => 3, digits => 63 }, 'getfib --walk: calls, digits');
+    ($rc, $j) = fibctl($t, 'getfib', 4999, '--exact', '--walk', 3);
+    is($rc, 1, 'a walk past max-n exits 1');
+    is($j->{code}, 'OUT_OF_RANGE', 'a walk past max-n: its error');
+}
+
+
 done_testing();
