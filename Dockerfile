@@ -19,6 +19,7 @@ RUN apt-get update -q \
         protobuf-c-compiler libprotobuf-dev libgmp-dev uthash-dev nginx-dev \
         libsqlite3-dev libpq-dev \
         libjansson-dev \
+        libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -29,7 +30,7 @@ RUN rm -rf build \
 FROM ${BASE} AS runtime
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        libgrpc29 libprotobuf-c1 libgmp10 libsqlite3-0 libpq5 \
+        libgrpc29 libprotobuf-c1 libgmp10 libsqlite3-0 libpq5 libmicrohttpd12 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/bin/fibctl /usr/bin/
 

@@ -25,7 +25,7 @@ CC      ?= cc
 SAN     ?=
 VERSION ?= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS    := grpc gpr libprotobuf-c
+PKGS    := grpc gpr libprotobuf-c libmicrohttpd
 # stats-service's stores (and its unit tests) also need SQLite and libpq.
 STORE_PKGS := sqlite3 libpq
 WARN    := -Wall -Wextra -Werror
@@ -40,7 +40,8 @@ INCS    := -Icommon -I$(BUILD)/gen \
 CFLAGS  += $(CSTD) $(OPT) $(SANFLAGS) $(INCS) -DVERSION=\"$(VERSION)\" -MMD -MP
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lgmp -lpthread -lm
 STORE_LIBS := $(shell pkg-config --libs $(STORE_PKGS))
-LDFLAGS += $(SANFLAGS)
+# --as-needed: only what each program uses (fibctl serves no metrics)
+LDFLAGS += $(SANFLAGS) -Wl,--as-needed
 
 PROTOS  := fibonacci/fib.proto stats/stats.proto grpc/health/v1/health.proto
 GEN_C   := $(addprefix $(BUILD)/gen/,$(PROTOS:.proto=.pb-c.c)) \

@@ -23,10 +23,10 @@ cd "$ROOT"
 PACKAGES=(
     build-essential pkg-config
     libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
-    libgmp-dev uthash-dev libjansson-dev check
+    libgmp-dev uthash-dev libjansson-dev check libmicrohttpd-dev
     libsqlite3-dev libpq-dev postgresql-15
     nginx nginx-dev systemd
-    nghttp2-client wrk valgrind curl procps openssl libssl-dev
+    nghttp2-client wrk valgrind curl procps openssl libssl-dev prometheus
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     liblist-moreutils-perl libwww-perl libipc-run-perl liburi-perl
     nodejs npm

@@ -1,5 +1,5 @@
 /* rpc_flags.h - the command-line flags both daemons take for their gRPC
- * server (TLS files and limits), as entries of a flags.h table:
+ * server (TLS files, limits, the metrics endpoint), as entries of a flags.h table:
  *
  *   rpc_server_opts so = RPC_SERVER_OPTS_INIT;
  *   const flag_def defs[] = { ..., RPC_SERVER_FLAGS(&so), {NULL, ...} };
@@ -17,10 +17,12 @@
 typedef struct {
     rpc_tls_files tls;
     rpc_limits    limits;
+    const char   *metrics_listen;   /* HTTP /metrics; NULL or "": none */
 } rpc_server_opts;
 
 #define RPC_SERVER_OPTS_INIT { .tls = {NULL, NULL, NULL},                  \
-                               .limits = RPC_LIMITS_SERVER }
+                               .limits = RPC_LIMITS_SERVER,                \
+                               .metrics_listen = NULL }
 
 #define RPC_SERVER_FLAGS(o)                                                 \
     {"tls-cert", FLAG_STRING, &(o)->tls.cert, 0, 0, NULL,                  \
@@ -34,7 +36,9 @@ typedef struct {
     {"max-reply", FLAG_SIZE, &(o)->limits.max_send, 1, 1LL << 30, NULL,    \
      "largest reply message sent (larger: RESOURCE_EXHAUSTED)"},           \
     {"max-streams", FLAG_INT, &(o)->limits.max_streams, 1, 1 << 20, NULL,  \
-     "concurrent calls per client connection"}
+     "concurrent calls per client connection"},                            \
+    {"metrics-listen", FLAG_STRING, &(o)->metrics_listen, 0, 0, NULL,      \
+     "host:port to serve Prometheus metrics on (HTTP GET /metrics)"}
 
 /* Apply the options to a server not started yet: 0, or -1 after logging
  * what is wrong (a client CA without a certificate, unreadable files...). */

@@ -40,6 +40,8 @@ struct rpc_watch {
     grpc_byte_buffer *msg;
     grpc_slice     details;
     rpc_watch     *prev, *next;
+    rpc_metrics   *metrics;      /* the Watch method's */
+    int64_t        start_ns;
 };
 
 static bool service_known(const rpc_server *s, const char *name) {
@@ -91,6 +93,11 @@ static void watch_free(rpc_watch *w) {
     if (w->prev) w->prev->next = w->next;
     else s->watches = w->next;
     if (w->next) w->next->prev = w->prev;
+    /* a stream ends when the server stops (UNAVAILABLE) or the client
+     * leaves (CANCELLED) */
+    rpc_metrics_handled(w->metrics, w->ending ? GRPC_STATUS_UNAVAILABLE
+                                              : GRPC_STATUS_CANCELLED,
+                        w->start_ns);
     grpc_call_unref(w->call);
     grpc_slice_unref(w->details);
     free(w);
@@ -158,6 +165,8 @@ static void health_watch(rpc_call *c, void *ud) {
     w->known = service_known(s, req->service);
     w->sent = -1;
     w->details = grpc_empty_slice();
+    w->metrics = c->metrics;
+    w->start_ns = c->start_ns;
     grpc__health__v1__health_check_request__free_unpacked(req, NULL);
 
     /* The call is the watch's from now on; the slot serves the next one. */
@@ -222,4 +231,5 @@ void rpc_health_end(rpc_server *s) {
 void rpc_health_register(rpc_server *s) {
     rpc_server_add_method(s, CHECK_METHOD, health_check, s);
     rpc_server_add_method(s, WATCH_METHOD, health_watch, s);
+    rpc_server_method_streaming(s, WATCH_METHOD);
 }

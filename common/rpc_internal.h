@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "rpc_metrics.h"
 #include "rpc_server.h"
 
 #define RPC_REQUEST_ID_MAX 128
@@ -25,6 +26,8 @@ typedef struct {
     void       *handle;      /* from grpc_server_register_method */
     rpc_handler fn;
     void       *ud;
+    bool        streaming;   /* health Watch: for the grpc_type label */
+    rpc_metrics *metrics;    /* made at start */
 } rpc_method;
 
 /* What a completion-queue tag points at. */
@@ -69,6 +72,8 @@ struct rpc_call {
     char                request_id[RPC_REQUEST_ID_MAX + 1];
     bool                has_request_id;
     const char         *method_name; /* the method's, or generic_name */
+    rpc_metrics        *metrics;    /* the method's, or the server's
+                                       "unknown" */
     bool                deferred;   /* slot: its handler deferred the call */
     bool                detached;   /* a call rpc_call_defer() moved out of
                                        its slot, heap-allocated */
@@ -104,6 +109,7 @@ struct rpc_server {
     grpc_server    *server;
     rpc_method     *methods;
     size_t          nmethods;
+    rpc_metrics    *unknown_metrics; /* calls to methods we do not have */
     char          **services;
     size_t          nservices;
     rpc_worker     *workers;
@@ -148,5 +154,7 @@ void rpc_health_register(rpc_server *s);
 void rpc_health_event(rpc_watch_tag *tag, bool ok);
 void rpc_health_changed(rpc_server *s);
 void rpc_health_end(rpc_server *s);
+/* rpc_server.c: mark a registered method as server-streaming. */
+void rpc_server_method_streaming(rpc_server *s, const char *method);
 
 #endif

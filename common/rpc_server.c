@@ -49,7 +49,14 @@ rpc_server *rpc_server_create(const char *listen, int threads) {
 void rpc_server_add_method(rpc_server *s, const char *method, rpc_handler fn,
                            void *ud) {
     s->methods = xrealloc(s->methods, (s->nmethods + 1) * sizeof(*s->methods));
-    s->methods[s->nmethods++] = (rpc_method){xstrdup(method), NULL, fn, ud};
+    s->methods[s->nmethods++] =
+        (rpc_method){xstrdup(method), NULL, fn, ud, false, NULL};
+}
+
+void rpc_server_method_streaming(rpc_server *s, const char *method) {
+    for (size_t i = 0; i < s->nmethods; i++)
+        if (strcmp(s->methods[i].name, method) == 0)
+            s->methods[i].streaming = true;
 }
 
 void rpc_server_add_service(rpc_server *s, const char *service) {
@@ -131,6 +138,7 @@ static void copy_slice(char *dst, size_t cap, grpc_slice s) {
 /* A call has arrived on the slot: run its handler. */
 static void call_serve(rpc_call *c) {
     c->start_ns = clock_mono_ns();
+    rpc_metrics_started(c->metrics);
     for (size_t i = 0; i < c->md.count; i++) {
         if (grpc_slice_str_cmp(c->md.metadata[i].key, "x-request-id") == 0) {
             copy_slice(c->request_id, sizeof(c->request_id),
@@ -234,6 +242,7 @@ static void init_slot(rpc_call *c, rpc_worker *w, const rpc_method *m) {
     c->worker = w;
     c->method = m;
     c->method_name = m ? m->name : c->generic_name;
+    c->metrics = m ? m->metrics : w->server->unknown_metrics;
     c->status_details = grpc_empty_slice();
     grpc_metadata_array_init(&c->md);
     grpc_call_details_init(&c->details);
@@ -262,7 +271,12 @@ int rpc_server_start(rpc_server *s) {
     };
     grpc_channel_args args = {1 + rpc_limits_args(&s->limits, arg + 1), arg};
     s->server = grpc_server_create(&args, NULL);
+    if (s->unknown_metrics == NULL)
+        s->unknown_metrics = rpc_metrics_create(NULL, false);
     for (size_t i = 0; i < s->nmethods; i++) {
+        if (s->methods[i].metrics == NULL)
+            s->methods[i].metrics = rpc_metrics_create(s->methods[i].name,
+                                                       s->methods[i].streaming);
         s->methods[i].handle = grpc_server_register_method(
             s->server, s->methods[i].name, NULL,
             GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
@@ -378,7 +392,11 @@ void rpc_server_destroy(rpc_server *s) {
         free(w->calls);
     }
     free(s->workers);
-    for (size_t i = 0; i < s->nmethods; i++) free(s->methods[i].name);
+    for (size_t i = 0; i < s->nmethods; i++) {
+        free(s->methods[i].name);
+        rpc_metrics_free(s->methods[i].metrics);
+    }
+    rpc_metrics_free(s->unknown_metrics);
     free(s->methods);
     for (size_t i = 0; i < s->nservices; i++) free(s->services[i]);
     free(s->services);

@@ -13,10 +13,12 @@
 #include "fib_batch.h"
 #include "fib_cache.h"
 #include "fib_range.h"
+#include "fib_metrics.h"
 #include "fib_rpc.h"
 #include "flags.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "rpc_flags.h"
 #include "rpc_server.h"
 #include "signals.h"
@@ -189,7 +191,9 @@ int main(int argc, char **argv) {
 
     fib_use_mem_policy();
     grpc_init();
-    fib_cache *cache = fib_cache_create((size_t)cfg.cache_bytes, fib_decimal);
+    fib_cache *cache = fib_cache_create((size_t)cfg.cache_bytes,
+                                        fib_metrics_timed_decimal);
+    fib_metrics_register(cache);
     stats_queue *queue = NULL;
     stats_sender *sender = NULL;
     if (!cfg.stats_disable) {
@@ -213,7 +217,9 @@ int main(int argc, char **argv) {
     rpc_server_add_method(server, FIB_RANGE_METHOD, fib_range_handler, &rpc);
     rpc_server_add_method(server, FIB_BATCH_METHOD, fib_batch_handler, &rpc);
     rpc_server_add_service(server, FIB_SERVICE);
+    metrics_http *metrics = NULL;
     if (rpc_server_configure(server, &cfg.server) != 0 ||
+        metrics_http_serve(cfg.server.metrics_listen, &metrics) != 0 ||
         rpc_server_start(server) != 0)
         return 1;
     log_started(&cfg, rpc_server_port(server));
@@ -231,6 +237,7 @@ int main(int argc, char **argv) {
     uint64_t left = 0;
     if (sender != NULL)
         left = stats_sender_stop(sender, clock_mono_ns() + cfg.drain_timeout);
+    metrics_http_stop(metrics);
     log_stopped(cache, queue, left);
     rpc_server_destroy(server);
     stats_queue_destroy(queue);

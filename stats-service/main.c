@@ -15,6 +15,7 @@
 #include "flags.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "rpc_flags.h"
 #include "rpc_server.h"
 #include "signals.h"
@@ -196,8 +197,11 @@ int main(int argc, char **argv) {
     grpc_init();
     rpc_server *srv = rpc_server_create(o.listen, (int)o.threads);
     stats_rpc_register(handlers, srv);
+    metrics_http *metrics = NULL;
     if (rpc_server_configure(srv, &o.server) != 0 ||
+        metrics_http_serve(o.server.metrics_listen, &metrics) != 0 ||
         rpc_server_start(srv) != 0) {
+        metrics_http_stop(metrics);
         rpc_server_destroy(srv);
         grpc_shutdown();
         stats_rpc_free(handlers);
@@ -211,6 +215,7 @@ int main(int argc, char **argv) {
              o.listen, rpc_server_port(srv));
     lifecycle_serve(srv, status, o.drain_grace_ns, o.drain_timeout_ns,
                     reload_tls, srv);
+    metrics_http_stop(metrics);
     rpc_server_destroy(srv);
     grpc_shutdown();
     stats_rpc_free(handlers);

@@ -7,6 +7,8 @@
 #   my ($rc, $j) = fibctl($fib->{target}, 'getfib', 10);   # 0, {x=>55,...}
 #   is(stop($fib, 'TERM'), 0);                      # exit status
 #   my @lines = log_lines($fib);                    # decoded JSON log lines
+#   my $m = metrics($port);    # GET /metrics: {'name{labels}' => value}
+#   promtool_check($m->{text});                     # promtool's complaints
 #
 # Binaries come from $ENV{FIB_BIN_DIR} (default build/bin). A daemon is a
 # hash: {pid, port, target, log (file holding its stderr), name}.
@@ -25,13 +27,14 @@ use strict;
 use warnings;
 use Exporter 'import';
 use File::Temp ();
+use HTTP::Tiny ();
 use IO::Socket::INET ();
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT = qw(free_port start_stats start_fib stop wait_exit fibctl
-                 log_lines);
+                 log_lines metrics promtool_check);
 
 my $BIN_DIR = $ENV{FIB_BIN_DIR} // 'build/bin';
 my $START_TIMEOUT = $ENV{FIB_START_TIMEOUT} // 30;   # seconds (ASan is slow)
@@ -177,6 +180,34 @@ sub log_lines {
         push @lines, $j if ref $j eq 'HASH';
     }
     return @lines;
+}
+
+# GET http://127.0.0.1:PORT/metrics (or another path) and parse the text
+# format: {status, type (Content-Type), text, value => {'name{labels}' =>
+# number}} with series named exactly as the text writes them.
+sub metrics {
+    my ($port, $path) = @_;
+    my $r = HTTP::Tiny->new(timeout => 10)
+        ->get("http://127.0.0.1:$port" . ($path // '/metrics'));
+    my %v;
+    for (split /\n/, $r->{content} // '') {
+        next if /^#/ || !/\S/;
+        my ($series, $val) = /^(\S+(?:\{.*\})?)\s+(\S+)$/ or next;
+        $v{$series} = $val + 0;
+    }
+    return {status => $r->{status}, type => $r->{headers}{'content-type'},
+            text => $r->{content} // '', value => \%v};
+}
+
+# Run `promtool check metrics` on a scrape's text: '' when it reports
+# nothing, else what it said (and its exit status).
+sub promtool_check {
+    my ($text) = @_;
+    my $in = File::Temp->new(TEMPLATE => 'scrape.XXXXXX', TMPDIR => 1);
+    print $in $text;
+    close $in;
+    my $out = `promtool check metrics <'${\$in->filename}' 2>&1`;
+    return $? == 0 ? $out : "exit " . ($? >> 8) . ": $out";
 }
 
 sub _slurp {
