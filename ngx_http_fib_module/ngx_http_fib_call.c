@@ -339,6 +339,8 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
 
     ctx->attempts++;
 
+    ngx_http_fib_metrics_attempt(ctx);
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: call %p attempt %ui, %M ms left",
                    call, ctx->attempts, (ngx_msec_t) left);
@@ -382,6 +384,8 @@ ngx_http_fib_call_done(ngx_http_fib_tag_t *tag)
     ctx->status = status;
     ctx->has_status = 1;
     ctx->upstream_time = ngx_current_msec - ctx->start;
+
+    ngx_http_fib_metrics_attempt_done(ctx, status);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: call %p done, attempt %ui, status %s",
@@ -697,6 +701,8 @@ ngx_http_fib_cleanup(void *data)
     if (call && call->call) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "fib: request closed, cancelling its gRPC call");
+
+        ngx_http_fib_metrics_attempt_done(ctx, GRPC_STATUS_CANCELLED);
 
         /* the tag is freed when the cancelled call completes */
 

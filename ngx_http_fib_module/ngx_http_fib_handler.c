@@ -96,6 +96,8 @@ ngx_http_fib_ctx_create(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
 
+    ngx_http_fib_metrics_request(ctx);
+
     return ctx;
 }
 

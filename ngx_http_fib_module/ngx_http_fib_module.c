@@ -56,6 +56,20 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fib_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fib_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fib_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fib_main_conf_t, metrics_zone_name),
+      NULL },
+
     { ngx_string("fib_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -118,7 +132,7 @@ static ngx_command_t  ngx_http_fib_commands[] = {
 
 static ngx_http_module_t  ngx_http_fib_module_ctx = {
     ngx_http_fib_preconfiguration,         /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_fib_metrics_postconfiguration, /* postconfiguration */
 
     ngx_http_fib_create_main_conf,         /* create main configuration */
     NULL,                                  /* init main configuration */

@@ -40,6 +40,7 @@ typedef struct ngx_http_fib_channel_s  ngx_http_fib_channel_t;
 typedef struct ngx_http_fib_tag_s      ngx_http_fib_tag_t;
 typedef struct ngx_http_fib_call_s     ngx_http_fib_call_t;
 typedef struct ngx_http_fib_ctx_s      ngx_http_fib_ctx_t;
+typedef struct ngx_http_fib_metrics_s  ngx_http_fib_metrics_t;
 
 /* the runtime hands every completed tag to the callback it was given */
 typedef void (*ngx_http_fib_done_pt)(ngx_http_fib_tag_t *tag);
@@ -60,6 +61,11 @@ typedef struct {
     ngx_int_t                  request_id_index;
     ngx_flag_t                 enabled;      /* some location passes */
     ngx_array_t                targets;      /* of passing loc confs */
+
+    ngx_flag_t                 metrics;      /* some location has one */
+    ngx_str_t                  metrics_zone_name;
+    ngx_shm_zone_t            *metrics_zone;
+    ngx_http_fib_metrics_t    *metrics_shm;  /* the counters, in the zone */
 } ngx_http_fib_main_conf_t;
 
 
@@ -155,10 +161,14 @@ struct ngx_http_fib_ctx_s {
     ngx_event_t                deadline_ev;
     ngx_event_t                retry_ev;
 
+    int64_t                    metrics_start;  /* monotonic ns */
+    int64_t                    attempt_start;  /* 0: none in flight */
+
     unsigned                   has_n:1;
     unsigned                   has_status:1;
     unsigned                   timed_out:1;
     unsigned                   ssl_failed:1;  /* TLS handshake failed */
+    unsigned                   metered:1;     /* in fib_requests_in_flight */
 };
 
 
@@ -218,6 +228,14 @@ ngx_int_t ngx_http_fib_batch_post(ngx_http_request_t *r);
 
 /* ngx_http_fib_health.c: the fib_health content handler */
 ngx_int_t ngx_http_fib_health_handler(ngx_http_request_t *r);
+
+/* ngx_http_fib_metrics.c: the shared counters and fib_metrics */
+char *ngx_http_fib_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_fib_metrics_postconfiguration(ngx_conf_t *cf);
+void ngx_http_fib_metrics_request(ngx_http_fib_ctx_t *ctx);
+void ngx_http_fib_metrics_attempt(ngx_http_fib_ctx_t *ctx);
+void ngx_http_fib_metrics_attempt_done(ngx_http_fib_ctx_t *ctx,
+    grpc_status_code status);
 
 /* ngx_http_fib_json.c: JSON responses */
 ngx_int_t ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
