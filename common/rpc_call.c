@@ -35,6 +35,20 @@ const char *rpc_call_request_id(const rpc_call *c) {
     return c->has_request_id ? c->request_id : NULL;
 }
 
+const char *rpc_call_trace_id(const rpc_call *c) {
+    return c->has_trace ? c->trace_id : NULL;
+}
+
+const char *rpc_call_span_id(const rpc_call *c) {
+    return c->has_trace ? c->span_id : NULL;
+}
+
+void rpc_call_log_ids(log_line *l, const rpc_call *c) {
+    log_str(l, "request_id", rpc_call_request_id(c));
+    log_str(l, "trace_id", rpc_call_trace_id(c));
+    log_str(l, "span_id", rpc_call_span_id(c));
+}
+
 static bool has_name(const rpc_call *c, const char *v, size_t n) {
     for (size_t i = 0; i < c->npeer_names; i++)
         if (strlen(c->peer_names[i]) == n &&

@@ -71,6 +71,9 @@ struct rpc_call {
     int64_t             start_ns;
     char                request_id[RPC_REQUEST_ID_MAX + 1];
     bool                has_request_id;
+    char                trace_id[33];   /* from traceparent metadata */
+    char                span_id[17];    /* the caller's span of this call */
+    bool                has_trace;
     const char         *method_name; /* the method's, or generic_name */
     rpc_metrics        *metrics;    /* the method's, or the server's
                                        "unknown" */

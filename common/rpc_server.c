@@ -124,6 +124,7 @@ void rpc_call_release(rpc_call *c) {
     c->peer = NULL;
     c->answered = false;
     c->has_request_id = false;
+    c->has_trace = false;
     c->have_names = false;
     c->npeer_names = 0;
 }
@@ -135,16 +136,39 @@ static void copy_slice(char *dst, size_t cap, grpc_slice s) {
     dst[n] = '\0';
 }
 
+static bool lower_hex(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* W3C traceparent "vv-<32 hex trace id>-<16 hex span id>-ff": keep the
+ * trace and span ids for the call's log lines; anything else is ignored. */
+static void read_traceparent(rpc_call *c, grpc_slice v) {
+    const uint8_t *p = GRPC_SLICE_START_PTR(v);
+    size_t n = GRPC_SLICE_LENGTH(v);
+    if (n < 55 || p[2] != '-' || p[35] != '-' || p[52] != '-' ||
+        !lower_hex(p + 3, 32) || !lower_hex(p + 36, 16))
+        return;
+    memcpy(c->trace_id, p + 3, 32);
+    c->trace_id[32] = '\0';
+    memcpy(c->span_id, p + 36, 16);
+    c->span_id[16] = '\0';
+    c->has_trace = true;
+}
+
 /* A call has arrived on the slot: run its handler. */
 static void call_serve(rpc_call *c) {
     c->start_ns = clock_mono_ns();
     rpc_metrics_started(c->metrics);
     for (size_t i = 0; i < c->md.count; i++) {
-        if (grpc_slice_str_cmp(c->md.metadata[i].key, "x-request-id") == 0) {
-            copy_slice(c->request_id, sizeof(c->request_id),
-                       c->md.metadata[i].value);
+        const grpc_metadata *m = &c->md.metadata[i];
+        if (grpc_slice_str_cmp(m->key, "x-request-id") == 0) {
+            copy_slice(c->request_id, sizeof(c->request_id), m->value);
             c->has_request_id = true;
-            break;
+        } else if (grpc_slice_str_cmp(m->key, "traceparent") == 0) {
+            read_traceparent(c, m->value);
         }
     }
     if (c->method && c->payload == NULL) {
@@ -170,6 +194,7 @@ static void call_serve(rpc_call *c) {
         c->deferred = false;
         c->answered = false;
         c->has_request_id = false;
+        c->has_trace = false;
         call_request(c);
     } else if (c->state != CALL_FINISHING) {  /* the reply could not start */
         rpc_call_release(c);

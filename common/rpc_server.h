@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "rpc_limits.h"
 #include "rpc_status.h"
 #include "rpc_tls.h"
@@ -93,6 +94,13 @@ const char *rpc_call_method(const rpc_call *c);
 const char *rpc_call_peer(rpc_call *c);
 /* The x-request-id metadata the caller sent, or NULL. */
 const char *rpc_call_request_id(const rpc_call *c);
+/* From the W3C traceparent metadata the caller sent: the trace id (32 hex
+ * digits) and the caller's span id of this call (16), or NULL when it sent
+ * none that parses. */
+const char *rpc_call_trace_id(const rpc_call *c);
+const char *rpc_call_span_id(const rpc_call *c);
+/* Add request_id, trace_id and span_id to a log line about the call. */
+void rpc_call_log_ids(log_line *l, const rpc_call *c);
 /* The names the caller's verified client certificate carries: its DNS
  * subject alternative names, then its common name. Returns how many (up to
  * `max`) were put in names[]; they live as long as the call. 0 when the

@@ -57,7 +57,7 @@ static void log_getfib(rpc_call *call, const getfib_outcome *o,
     log_int(&l, "duration_us", duration_ns / 1000);
     log_str(&l, "cache", cache_result_name(o->cache));
     log_str(&l, "peer", rpc_call_peer(call));
-    log_str(&l, "request_id", rpc_call_request_id(call));
+    rpc_call_log_ids(&l, call);
     log_str(&l, "status", rpc_status_name(o->status));
     log_end(&l);
 }

@@ -173,16 +173,21 @@ static ngx_int_t
 ngx_http_fib_call_alloc(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     const ProtobufCMessage *msg)
 {
+    u_char               *p;
     size_t                len;
     ngx_str_t             id;
     ngx_http_fib_call_t  *call;
 
     ngx_http_fib_request_id(r, &id);
 
+    if (ngx_http_fib_trace_init(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     len = protobuf_c_message_get_packed_size(msg);
 
-    call = ngx_alloc(sizeof(ngx_http_fib_call_t) + len + id.len,
-                     r->connection->log);
+    call = ngx_alloc(sizeof(ngx_http_fib_call_t) + len + id.len
+                     + ctx->tracestate.len, r->connection->log);
     if (call == NULL) {
         return NGX_ERROR;
     }
@@ -192,11 +197,29 @@ ngx_http_fib_call_alloc(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     call->msg_len = protobuf_c_message_pack(msg, call->data);
 
     call->id_len = id.len;
-    ngx_memcpy(call->data + call->msg_len, id.data, id.len);
 
-    call->md.key = grpc_slice_from_static_string("x-request-id");
-    call->md.value = grpc_slice_from_static_buffer(call->data + call->msg_len,
-                                                   id.len);
+    p = ngx_cpymem(call->data + call->msg_len, id.data, id.len);
+    ngx_memcpy(p, ctx->tracestate.data, ctx->tracestate.len);
+
+    /* the traceparent buffer is written anew for each attempt */
+
+    if (id.len) {
+        call->md[call->nmd].key =
+            grpc_slice_from_static_string("x-request-id");
+        call->md[call->nmd++].value =
+            grpc_slice_from_static_buffer(call->data + call->msg_len, id.len);
+    }
+
+    call->md[call->nmd].key = grpc_slice_from_static_string("traceparent");
+    call->md[call->nmd++].value =
+        grpc_slice_from_static_buffer(call->traceparent,
+                                      NGX_HTTP_FIB_TRACEPARENT_LEN);
+
+    if (ctx->tracestate.len) {
+        call->md[call->nmd].key = grpc_slice_from_static_string("tracestate");
+        call->md[call->nmd++].value =
+            grpc_slice_from_static_buffer(p, ctx->tracestate.len);
+    }
     call->details = grpc_empty_slice();
 
     call->ctx = ctx;
@@ -302,9 +325,11 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
     ngx_memzero(ops, sizeof(ops));
     op = ops;
 
+    ngx_http_fib_trace_attempt(ctx, call->traceparent);
+
     op->op = GRPC_OP_SEND_INITIAL_METADATA;
-    op->data.send_initial_metadata.count = call->id_len ? 1 : 0;
-    op->data.send_initial_metadata.metadata = &call->md;
+    op->data.send_initial_metadata.count = call->nmd;
+    op->data.send_initial_metadata.metadata = call->md;
     op++;
 
     op->op = GRPC_OP_SEND_MESSAGE;

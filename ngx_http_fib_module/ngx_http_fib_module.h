@@ -32,6 +32,9 @@
 /* request ids longer than this are replaced by nginx's $request_id */
 #define NGX_HTTP_FIB_REQUEST_ID_MAX  128
 
+/* "00-" trace-id "-" span-id "-" flags */
+#define NGX_HTTP_FIB_TRACEPARENT_LEN 55
+
 /* enough for any double printed with %.17g */
 #define NGX_HTTP_FIB_DOUBLE_LEN      32
 
@@ -129,11 +132,15 @@ struct ngx_http_fib_call_s {
     grpc_metadata_array        trailing_md;
     grpc_byte_buffer          *send;
     grpc_byte_buffer          *recv;
-    grpc_metadata              md;
+    grpc_metadata              md[3];        /* x-request-id, traceparent,
+                                                tracestate */
+    size_t                     nmd;
+    u_char                     traceparent[NGX_HTTP_FIB_TRACEPARENT_LEN];
 
     size_t                     msg_len;
     size_t                     id_len;
-    u_char                     data[1];      /* message, then request id */
+    u_char                     data[1];      /* message, request id, then
+                                                tracestate */
 };
 
 
@@ -161,6 +168,11 @@ struct ngx_http_fib_ctx_s {
     ngx_event_t                deadline_ev;
     ngx_event_t                retry_ev;
 
+    u_char                     trace_id[32];   /* hex */
+    u_char                     span_id[16];    /* the last attempt's */
+    u_char                     trace_flags[2];
+    ngx_str_t                  tracestate;     /* passed on as it came */
+
     int64_t                    metrics_start;  /* monotonic ns */
     int64_t                    attempt_start;  /* 0: none in flight */
 
@@ -169,6 +181,8 @@ struct ngx_http_fib_ctx_s {
     unsigned                   timed_out:1;
     unsigned                   ssl_failed:1;  /* TLS handshake failed */
     unsigned                   metered:1;     /* in fib_requests_in_flight */
+    unsigned                   traced:1;      /* trace_id is set */
+    unsigned                   has_span:1;    /* an attempt was made */
 };
 
 
@@ -236,6 +250,13 @@ void ngx_http_fib_metrics_request(ngx_http_fib_ctx_t *ctx);
 void ngx_http_fib_metrics_attempt(ngx_http_fib_ctx_t *ctx);
 void ngx_http_fib_metrics_attempt_done(ngx_http_fib_ctx_t *ctx,
     grpc_status_code status);
+
+/* ngx_http_fib_trace.c: W3C trace context */
+ngx_int_t ngx_http_fib_trace_init(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx);
+void ngx_http_fib_trace_attempt(ngx_http_fib_ctx_t *ctx, u_char *buf);
+ngx_int_t ngx_http_fib_trace_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_fib_json.c: JSON responses */
 ngx_int_t ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,

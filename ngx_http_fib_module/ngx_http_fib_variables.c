@@ -1,7 +1,9 @@
 
 /*
- * ngx_http_fib_variables.c - $fib_n, $fib_grpc_status, $fib_attempts and
- * $fib_upstream_time, for access logs; not found where nothing was asked.
+ * ngx_http_fib_variables.c - $fib_n, $fib_grpc_status, $fib_attempts,
+ * $fib_upstream_time, $fib_trace_id and $fib_span_id (their handler is in
+ * ngx_http_fib_trace.c), for access logs; not found where nothing was
+ * asked.
  */
 
 
@@ -31,6 +33,12 @@ static ngx_http_variable_t  ngx_http_fib_vars[] = {
 
     { ngx_string("fib_upstream_time"), NULL, ngx_http_fib_variable,
       NGX_HTTP_FIB_VAR_UPSTREAM_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_trace_id"), NULL, ngx_http_fib_trace_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_span_id"), NULL, ngx_http_fib_trace_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };

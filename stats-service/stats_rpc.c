@@ -59,7 +59,7 @@ static void reject(rpc_call *c, const char *fmt, ...) {
         log_str(&l, "method", rpc_call_method(c));
         log_str(&l, "error", msg);
         log_str(&l, "peer", rpc_call_peer(c));
-        log_str(&l, "request_id", rpc_call_request_id(c));
+        rpc_call_log_ids(&l, c);
         log_end(&l);
     }
     rpc_call_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s", msg);
@@ -94,7 +94,7 @@ static void fail_store(rpc_call *c, stats_store *store, stats_result res) {
 static void log_finish(log_line *l, rpc_call *c) {
     log_int(l, "elapsed_us", (clock_mono_ns() - rpc_call_start_ns(c)) / 1000);
     log_str(l, "peer", rpc_call_peer(c));
-    log_str(l, "request_id", rpc_call_request_id(c));
+    rpc_call_log_ids(l, c);
     log_end(l);
 }
 
@@ -137,7 +137,7 @@ static bool check_writer(const stats_rpc *r, rpc_call *c) {
         log_str(&l, "status", rpc_status_name(code));
         log_str(&l, "identity", n ? who : NULL);
         log_str(&l, "peer", rpc_call_peer(c));
-        log_str(&l, "request_id", rpc_call_request_id(c));
+        rpc_call_log_ids(&l, c);
         log_end(&l);
     }
     if (n == 0) {

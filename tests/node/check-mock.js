@@ -200,9 +200,26 @@ check('errors: GetFib fails by n, else as original', async (c) => {
     assert.match(garbage.err.details, /pars/i);
     expectCode(await get(5), S.RESOURCE_EXHAUSTED);
     expectCode(await get(6), S.OUT_OF_RANGE, 'n out of range');
-    assert.strictEqual(expectOk(await get(7)).x, '13');
+    assert.strictEqual(expectOk(await get(9)).x, '34');
     assert.strictEqual(expectOk(await get(92)).x, '7540113804746346429');
     expectCode(await get(93), S.INVALID_ARGUMENT);
+});
+
+check('errors: n=7 and n=8 echo the metadata they came with', async (c) => {
+    const md = new grpc.Metadata();
+    md.set('traceparent',
+        '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    md.set('tracestate', 'k=v');
+    const call = (n, m) => new Promise((resolve) => {
+        c.errors.fib.GetFib({ n }, m,
+            { deadline: new Date(Date.now() + CALL_TIMEOUT_MS) },
+            (err, reply) => resolve({ err, reply }));
+    });
+    expectCode(await call(7, md), S.INTERNAL,
+        'echo traceparent=00-0af7651916cd43dd8448eb211c80319c-' +
+        'b7ad6b7169203331-01 tracestate=k=v x-request-id=-');
+    expectCode(await call(8, new grpc.Metadata()), S.UNAVAILABLE,
+        'echo traceparent=- tracestate=- x-request-id=-');
 });
 
 check('errors: the n=4 reply is bytes that do not parse', async (c) => {

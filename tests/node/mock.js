@@ -14,7 +14,10 @@
 //             need a call surely in flight for a long time.
 //   errors    GetFib by n: 1 INTERNAL, 2 UNAVAILABLE, 3 DEADLINE_EXCEEDED,
 //             4 a reply that does not parse as FibonacciResponse,
-//             5 RESOURCE_EXHAUSTED, 6 OUT_OF_RANGE, else as original;
+//             5 RESOURCE_EXHAUSTED, 6 OUT_OF_RANGE, 7 INTERNAL and 8
+//             UNAVAILABLE whose message echoes the metadata the call came
+//             with ("echo traceparent=... tracestate=... x-request-id=...",
+//             "-" for what was missing), else as original;
 //             GetStats always INTERNAL.
 // After binding it prints one JSON line on stdout:
 //   {"original":P1,"flaky":P2,"slow":P3,"errors":P4}
@@ -122,6 +125,13 @@ function flakyGate() {
     };
 }
 
+// The trace and request metadata a call came with, as one line.
+function echo(call) {
+    const get = (key) => call.metadata.get(key).join(',') || '-';
+    return `echo traceparent=${get('traceparent')} ` +
+        `tracestate=${get('tracestate')} x-request-id=${get('x-request-id')}`;
+}
+
 // errors: fixed failures chosen by n; GetStats always fails.
 function errorsGate(method, call, request) {
     if (method === 'GetStats') {
@@ -139,6 +149,8 @@ function errorsGate(method, call, request) {
     case 5: return status(grpc.status.RESOURCE_EXHAUSTED,
         'mock: resource exhausted');
     case 6: return status(grpc.status.OUT_OF_RANGE, 'n out of range');
+    case 7: return status(grpc.status.INTERNAL, echo(call));
+    case 8: return status(grpc.status.UNAVAILABLE, echo(call));
     default: return null;
     }
 }
