@@ -113,6 +113,7 @@ void rpc_call_send(rpc_call *c, grpc_status_code code, const char *details,
     }
     c->answered = true;
     rpc_metrics_handled(c->metrics, code, c->start_ns);
+    if (msg) rpc_metrics_msg_sent(c->metrics);
     c->status_details = details && *details
                             ? grpc_slice_from_copied_string(details)
                             : grpc_empty_slice();

@@ -204,6 +204,7 @@ void rpc_health_event(rpc_watch_tag *tag, bool ok) {
         w->done = true;              /* the client left, or the status went */
     } else {
         w->sending = false;
+        if (w->msg && ok) rpc_metrics_msg_sent(w->metrics);
         if (w->msg) grpc_byte_buffer_destroy(w->msg);
         w->msg = NULL;
         if (!ok) w->done = true;

@@ -26,7 +26,7 @@ typedef struct {
     void       *handle;      /* from grpc_server_register_method */
     rpc_handler fn;
     void       *ud;
-    bool        streaming;   /* health Watch: for the grpc_type label */
+    bool        streaming;   /* for the grpc_type label */
     rpc_metrics *metrics;    /* made at start */
 } rpc_method;
 

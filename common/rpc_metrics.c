@@ -21,10 +21,11 @@ struct rpc_metrics {
     const char      *type;
     metric          *started;
     metric          *seconds;
+    metric          *sent;
     _Atomic(metric *) handled[NCODES];
 };
 
-static metric_family *started_f, *handled_f, *seconds_f;
+static metric_family *started_f, *handled_f, *seconds_f, *sent_f;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void register_families(void) {
@@ -39,6 +40,9 @@ static void register_families(void) {
         METRIC_HISTOGRAM,
         "Histogram of response latency (seconds) of gRPC that had been "
         "application-level handled by the server.",
+        "grpc_type,grpc_service,grpc_method", NULL, 0);
+    sent_f = metrics_family("grpc_server_msg_sent_total", METRIC_COUNTER,
+        "Total number of gRPC stream messages sent by the server.",
         "grpc_type,grpc_service,grpc_method", NULL, 0);
 }
 
@@ -58,6 +62,7 @@ rpc_metrics *rpc_metrics_create(const char *full_method, bool streaming) {
     const char *v[] = {m->type, m->service, m->method};
     m->started = metrics_series(started_f, v);
     m->seconds = metrics_series(seconds_f, v);
+    m->sent = metrics_series(sent_f, v);
     for (int i = 0; i < NCODES; i++) atomic_init(&m->handled[i], NULL);
     return m;
 }
@@ -86,4 +91,8 @@ void rpc_metrics_handled(rpc_metrics *m, grpc_status_code code,
     }
     metric_inc(h);
     metric_observe_ns(m->seconds, clock_mono_ns() - start_ns);
+}
+
+void rpc_metrics_msg_sent(rpc_metrics *m) {
+    metric_inc(m->sent);
 }

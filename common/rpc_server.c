@@ -53,6 +53,12 @@ void rpc_server_add_method(rpc_server *s, const char *method, rpc_handler fn,
         (rpc_method){xstrdup(method), NULL, fn, ud, false, NULL};
 }
 
+void rpc_server_add_stream_method(rpc_server *s, const char *method,
+                                  rpc_handler fn, void *ud) {
+    rpc_server_add_method(s, method, fn, ud);
+    s->methods[s->nmethods - 1].streaming = true;
+}
+
 void rpc_server_method_streaming(rpc_server *s, const char *method) {
     for (size_t i = 0; i < s->nmethods; i++)
         if (strcmp(s->methods[i].name, method) == 0)

@@ -46,6 +46,11 @@ rpc_server *rpc_server_create(const char *listen, int threads);
 void rpc_server_add_method(rpc_server *s, const char *method,
                            rpc_handler fn, void *ud);
 
+/* The same for a server-streaming method (its handler takes the call with
+ * rpc_stream_open()); its metrics say grpc_type="server_stream". */
+void rpc_server_add_stream_method(rpc_server *s, const char *method,
+                                  rpc_handler fn, void *ud);
+
 /* A service name the health check knows, e.g. "fibonacci.Fibonacci". */
 void rpc_server_add_service(rpc_server *s, const char *service);
 

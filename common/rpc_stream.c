@@ -136,6 +136,7 @@ void rpc_stream_finish(rpc_stream *st, grpc_status_code code,
     ops[k].data.send_status_from_server.status = code;
     ops[k++].data.send_status_from_server.status_details = &st->details;
     st->metadata_sent = true;
+    rpc_metrics_handled(st->call->metrics, code, st->call->start_ns);
     if (!stream_start(st, ops, k, &st->finish_tag)) stream_unref(st);
     stream_unref(st);               /* the owner's */
 }
@@ -147,7 +148,8 @@ void rpc_stream_event(rpc_stream_tag *tag, bool ok) {
     } else if (tag == &st->send_tag) {
         grpc_byte_buffer_destroy(st->msg);
         st->msg = NULL;
-        if (!ok) atomic_store(&st->closed, true);
+        if (ok) rpc_metrics_msg_sent(st->call->metrics);
+        else atomic_store(&st->closed, true);
         st->fn(st, ok, st->ud);
     }
     stream_unref(st);

@@ -53,7 +53,7 @@ static void range_log(fib_range *r) {
     log_int(&l, "duration_us",
             (clock_mono_ns() - rpc_call_start_ns(call)) / 1000);
     log_str(&l, "peer", rpc_call_peer(call));
-    log_str(&l, "request_id", rpc_call_request_id(call));
+    rpc_call_log_ids(&l, call);
     log_str(&l, "status", rpc_status_name(r->status));
     log_end(&l);
 }

@@ -214,7 +214,8 @@ int main(int argc, char **argv) {
 
     rpc_server *server = rpc_server_create(cfg.listen, (int)cfg.threads);
     rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
-    rpc_server_add_method(server, FIB_RANGE_METHOD, fib_range_handler, &rpc);
+    rpc_server_add_stream_method(server, FIB_RANGE_METHOD, fib_range_handler,
+                                 &rpc);
     rpc_server_add_method(server, FIB_BATCH_METHOD, fib_batch_handler, &rpc);
     rpc_server_add_service(server, FIB_SERVICE);
     metrics_http *metrics = NULL;

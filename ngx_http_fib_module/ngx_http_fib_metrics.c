@@ -8,9 +8,9 @@
  *
  * The zone exists only when some location has fib_metrics; without one
  * nothing is counted and nothing costs anything.  Every label takes its
- * values from small fixed sets (two methods, seventeen gRPC codes, HTTP
- * statuses), so the zone has a fixed layout and counting is one atomic
- * addition, with no lock.
+ * values from small fixed sets (the gRPC methods the module calls,
+ * seventeen gRPC codes, two handlers, HTTP statuses), so the zone has a
+ * fixed layout and counting is one atomic addition, with no lock.
  */
 
 
@@ -32,12 +32,18 @@ typedef struct {
 } ngx_http_fib_histogram_t;
 
 
-/* per handler: fib_pass (GetFib), fib_stats_pass (GetStats) */
+/* per gRPC method: GetFib, GetStats, Query, GetFibBatch */
 
 typedef struct {
     ngx_atomic_t               started;
     ngx_atomic_t               handled[NGX_HTTP_FIB_METRICS_NCODES];
     ngx_http_fib_histogram_t   handling;
+} ngx_http_fib_grpc_counters_t;
+
+
+/* per handler: fib_pass, fib_stats_pass */
+
+typedef struct {
     ngx_atomic_t               retries;
     ngx_atomic_t               in_flight;
     ngx_atomic_t               responses[NGX_HTTP_FIB_METRICS_NSTATUS];
@@ -46,7 +52,8 @@ typedef struct {
 
 
 struct ngx_http_fib_metrics_s {
-    ngx_http_fib_counters_t    c[NGX_HTTP_FIB_NMETHODS];
+    ngx_http_fib_grpc_counters_t  g[NGX_HTTP_FIB_NMETHODS];
+    ngx_http_fib_counters_t       c[NGX_HTTP_FIB_NHANDLERS];
 };
 
 
@@ -72,14 +79,22 @@ static const uint64_t  ngx_http_fib_metrics_bound_us[] = {
     1000000, 2500000, 5000000, 10000000
 };
 
+/* in the order of NGX_HTTP_FIB_GET_FIB ... NGX_HTTP_FIB_GET_FIB_BATCH */
+
 static const char  *ngx_http_fib_metrics_grpc_labels[NGX_HTTP_FIB_NMETHODS] = {
     "grpc_type=\"unary\",grpc_service=\"fibonacci.Fibonacci\","
     "grpc_method=\"GetFib\"",
     "grpc_type=\"unary\",grpc_service=\"stats.Stats\","
-    "grpc_method=\"GetStats\""
+    "grpc_method=\"GetStats\"",
+    "grpc_type=\"unary\",grpc_service=\"stats.Stats\","
+    "grpc_method=\"Query\"",
+    "grpc_type=\"unary\",grpc_service=\"fibonacci.Fibonacci\","
+    "grpc_method=\"GetFibBatch\""
 };
 
-static const char  *ngx_http_fib_metrics_handlers[NGX_HTTP_FIB_NMETHODS] = {
+/* by the location's method: NGX_HTTP_FIB_GET_FIB, NGX_HTTP_FIB_GET_STATS */
+
+static const char  *ngx_http_fib_metrics_handlers[NGX_HTTP_FIB_NHANDLERS] = {
     "handler=\"fib_pass\"",
     "handler=\"fib_stats_pass\""
 };
@@ -193,18 +208,31 @@ ngx_http_fib_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-static ngx_http_fib_counters_t *
-ngx_http_fib_metrics_counters(ngx_http_request_t *r, ngx_uint_t method)
+static ngx_http_fib_metrics_t *
+ngx_http_fib_metrics_shm(ngx_http_request_t *r)
 {
     ngx_http_fib_main_conf_t  *fmcf;
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
 
-    if (fmcf->metrics_shm == NULL) {
+    return fmcf->metrics_shm;
+}
+
+
+/* the handler's counters, by the location's method */
+
+static ngx_http_fib_counters_t *
+ngx_http_fib_metrics_counters(ngx_http_request_t *r, ngx_uint_t method)
+{
+    ngx_http_fib_metrics_t  *m;
+
+    m = ngx_http_fib_metrics_shm(r);
+
+    if (m == NULL || method >= NGX_HTTP_FIB_NHANDLERS) {
         return NULL;
     }
 
-    return &fmcf->metrics_shm->c[method];
+    return &m->c[method];
 }
 
 
@@ -231,24 +259,28 @@ ngx_http_fib_metrics_request(ngx_http_fib_ctx_t *ctx)
 }
 
 
-/* an attempt is sent */
+/* an attempt of ctx->method is sent */
 
 void
 ngx_http_fib_metrics_attempt(ngx_http_fib_ctx_t *ctx)
 {
+    ngx_http_fib_metrics_t   *m;
     ngx_http_fib_counters_t  *c;
 
-    c = ngx_http_fib_metrics_counters(ctx->request, ctx->conf->method);
-    if (c == NULL) {
+    m = ngx_http_fib_metrics_shm(ctx->request);
+    if (m == NULL) {
         return;
     }
 
-    ngx_atomic_fetch_add(&c->started, 1);
+    ngx_atomic_fetch_add(&m->g[ctx->method].started, 1);
 
-    if (ctx->attempts > 1) {
+    c = ngx_http_fib_metrics_counters(ctx->request, ctx->conf->method);
+
+    if (c && ctx->attempts > 1) {
         ngx_atomic_fetch_add(&c->retries, 1);
     }
 
+    ctx->attempt_method = ctx->method;
     ctx->attempt_start = clock_mono_ns();
 }
 
@@ -259,19 +291,22 @@ void
 ngx_http_fib_metrics_attempt_done(ngx_http_fib_ctx_t *ctx,
     grpc_status_code status)
 {
-    ngx_uint_t                code;
-    ngx_http_fib_counters_t  *c;
+    ngx_uint_t                     code;
+    ngx_http_fib_metrics_t        *m;
+    ngx_http_fib_grpc_counters_t  *g;
 
-    c = ngx_http_fib_metrics_counters(ctx->request, ctx->conf->method);
-    if (c == NULL || ctx->attempt_start == 0) {
+    m = ngx_http_fib_metrics_shm(ctx->request);
+    if (m == NULL || ctx->attempt_start == 0) {
         return;
     }
+
+    g = &m->g[ctx->attempt_method];
 
     code = ((ngx_uint_t) status < NGX_HTTP_FIB_METRICS_NCODES)
            ? (ngx_uint_t) status : (ngx_uint_t) GRPC_STATUS_UNKNOWN;
 
-    ngx_atomic_fetch_add(&c->handled[code], 1);
-    ngx_http_fib_metrics_observe(&c->handling,
+    ngx_atomic_fetch_add(&g->handled[code], 1);
+    ngx_http_fib_metrics_observe(&g->handling,
                                  clock_mono_ns() - ctx->attempt_start);
 
     ctx->attempt_start = 0;
@@ -400,9 +435,9 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
     ngx_uint_t                 i, k, n;
     ngx_chain_t                out;
     ngx_table_elt_t           *h;
-    ngx_http_fib_metrics_t    *m;
-    ngx_http_fib_counters_t   *c;
-    ngx_http_fib_main_conf_t  *fmcf;
+    ngx_http_fib_metrics_t        *m;
+    ngx_http_fib_main_conf_t      *fmcf;
+    ngx_http_fib_grpc_counters_t  *g;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -436,13 +471,15 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
 
     n = 0;
 
-    for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
+    for (k = 0; k < NGX_HTTP_FIB_NHANDLERS; k++) {
         for (i = 0; i < NGX_HTTP_FIB_METRICS_NSTATUS; i++) {
             n += (m->c[k].responses[i] != 0);
         }
+    }
 
+    for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
         for (i = 0; i < NGX_HTTP_FIB_METRICS_NCODES; i++) {
-            n += (m->c[k].handled[i] != 0);
+            n += (m->g[k].handled[i] != 0);
         }
     }
 
@@ -462,7 +499,7 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
     for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
         p = ngx_slprintf(p, last, "grpc_client_started_total{%s} %uA\n",
                          ngx_http_fib_metrics_grpc_labels[k],
-                         m->c[k].started);
+                         m->g[k].started);
     }
 
     p = ngx_http_fib_metrics_head(p, last, "grpc_client_handled_total",
@@ -470,10 +507,10 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
             "regardless of success or failure.");
 
     for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
-        c = &m->c[k];
+        g = &m->g[k];
 
         for (i = 0; i < NGX_HTTP_FIB_METRICS_NCODES; i++) {
-            if (c->handled[i] == 0 && i != GRPC_STATUS_OK) {
+            if (g->handled[i] == 0 && i != GRPC_STATUS_OK) {
                 continue;
             }
 
@@ -482,7 +519,7 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
                              " %uA\n",
                              ngx_http_fib_metrics_grpc_labels[k],
                              rpc_status_name((grpc_status_code) i),
-                             c->handled[i]);
+                             g->handled[i]);
         }
     }
 
@@ -494,14 +531,14 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
         p = ngx_http_fib_metrics_histogram(p, last,
                                            "grpc_client_handling_seconds",
                                            ngx_http_fib_metrics_grpc_labels[k],
-                                           &m->c[k].handling);
+                                           &m->g[k].handling);
     }
 
     p = ngx_http_fib_metrics_head(p, last, "fib_http_responses_total",
             "counter", "HTTP responses of fib_pass and fib_stats_pass "
             "locations, by status.");
 
-    for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
+    for (k = 0; k < NGX_HTTP_FIB_NHANDLERS; k++) {
         for (i = 0; i < NGX_HTTP_FIB_METRICS_NSTATUS; i++) {
             if (m->c[k].responses[i] == 0) {
                 continue;
@@ -520,7 +557,7 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
             "Time from the handler to the log phase of fib_pass and "
             "fib_stats_pass requests, retries included.");
 
-    for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
+    for (k = 0; k < NGX_HTTP_FIB_NHANDLERS; k++) {
         p = ngx_http_fib_metrics_histogram(p, last,
                                        "fib_http_request_duration_seconds",
                                        ngx_http_fib_metrics_handlers[k],
@@ -531,7 +568,7 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
             "gRPC attempts made after a failed one (also counted in "
             "grpc_client_started_total).");
 
-    for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
+    for (k = 0; k < NGX_HTTP_FIB_NHANDLERS; k++) {
         p = ngx_slprintf(p, last, "fib_retries_total{%s} %uA\n",
                          ngx_http_fib_metrics_handlers[k], m->c[k].retries);
     }
@@ -540,7 +577,7 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
             "fib_pass and fib_stats_pass requests begun and not yet "
             "logged, in every worker.");
 
-    for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
+    for (k = 0; k < NGX_HTTP_FIB_NHANDLERS; k++) {
         p = ngx_slprintf(p, last, "fib_requests_in_flight{%s} %A\n",
                          ngx_http_fib_metrics_handlers[k],
                          (ngx_atomic_int_t) m->c[k].in_flight);

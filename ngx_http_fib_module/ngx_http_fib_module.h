@@ -29,6 +29,9 @@
 #define NGX_HTTP_FIB_GET_FIB_BATCH   3
 #define NGX_HTTP_FIB_NMETHODS        4
 
+/* the location handlers, by their method: fib_pass, fib_stats_pass */
+#define NGX_HTTP_FIB_NHANDLERS       2
+
 /* request ids longer than this are replaced by nginx's $request_id */
 #define NGX_HTTP_FIB_REQUEST_ID_MAX  128
 
@@ -175,6 +178,7 @@ struct ngx_http_fib_ctx_s {
 
     int64_t                    metrics_start;  /* monotonic ns */
     int64_t                    attempt_start;  /* 0: none in flight */
+    ngx_uint_t                 attempt_method; /* of that attempt */
 
     unsigned                   has_n:1;
     unsigned                   has_status:1;

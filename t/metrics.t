@@ -19,30 +19,42 @@ our $FIB = 'grpc_type="unary",grpc_service="fibonacci.Fibonacci",'
          . 'grpc_method="GetFib"';
 our $STATS = 'grpc_type="unary",grpc_service="stats.Stats",'
            . 'grpc_method="GetStats"';
+our $QUERY = 'grpc_type="unary",grpc_service="stats.Stats",'
+           . 'grpc_method="Query"';
+our $BATCH = 'grpc_type="unary",grpc_service="fibonacci.Fibonacci",'
+           . 'grpc_method="GetFibBatch"';
 
 run_tests();
 
 __DATA__
 
 === TEST 1: exact counts after known requests
+Batches (GET and POST) are GetFibBatch calls; /stats is a Query, and on a
+server of the original contract a Query answered UNIMPLEMENTED, then
+GetStats.
 --- http_config
 fib_metrics_zone t_metrics_1;
 --- config
 location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
 location = /flaky { fib_pass 127.0.0.1:$TEST_NGINX_MOCK_FLAKY_PORT; }
 location = /stats { fib_stats_pass 127.0.0.1:$TEST_NGINX_STATS_PORT; }
+location = /ostats { fib_stats_pass 127.0.0.1:$TEST_NGINX_MOCK_ORIGINAL_PORT; }
 location = /metrics { fib_metrics; }
+--- more_headers
+Content-Type: application/json
 --- request eval
 ["GET /fib?n=10", "GET /fib?n=10", "GET /fib?n=abc", "GET /flaky?n=10",
- "GET /stats", "GET /metrics"]
+ "GET /fib?n=1,5,10", "POST /fib\r\n{\"n\":[2,3]}",
+ "GET /stats?n=10", "GET /ostats", "GET /metrics"]
 --- error_code eval
-[200, 200, 400, 200, 200, 200]
+[200, 200, 400, 200, 200, 200, 200, 200, 200]
 --- response_headers eval
-["", "", "", "", "",
+["", "", "", "", "", "", "", "",
  "Content-Type: text/plain; version=0.0.4; charset=utf-8"]
 --- response_body_like eval
 [qr/"x":55/, qr/"x":55/, qr/"code":"INVALID_ARGUMENT"/, qr/"x":55/,
- qr/^\{"total_requests"/,
+ qr/^\[\{"n":1,/, qr/^\[\{"n":2,/,
+ qr/^\{"total_requests"/, qr/^\{"total_requests"/,
  main::page_has(
     "# TYPE grpc_client_started_total counter",
     "grpc_client_started_total{$main::FIB} 5",
@@ -50,12 +62,18 @@ location = /metrics { fib_metrics; }
     "grpc_client_handled_total{$main::FIB,grpc_code=\"UNAVAILABLE\"} 2",
     "grpc_client_handling_seconds_count{$main::FIB} 5",
     "grpc_client_handling_seconds_bucket{$main::FIB,le=\"+Inf\"} 5",
+    "grpc_client_started_total{$main::BATCH} 2",
+    "grpc_client_handled_total{$main::BATCH,grpc_code=\"OK\"} 2",
+    "grpc_client_handling_seconds_count{$main::BATCH} 2",
+    "grpc_client_started_total{$main::QUERY} 2",
+    "grpc_client_handled_total{$main::QUERY,grpc_code=\"OK\"} 1",
+    "grpc_client_handled_total{$main::QUERY,grpc_code=\"UNIMPLEMENTED\"} 1",
     "grpc_client_started_total{$main::STATS} 1",
     "grpc_client_handled_total{$main::STATS,grpc_code=\"OK\"} 1",
-    'fib_http_responses_total{handler="fib_pass",code="200"} 3',
+    'fib_http_responses_total{handler="fib_pass",code="200"} 5',
     'fib_http_responses_total{handler="fib_pass",code="400"} 1',
-    'fib_http_responses_total{handler="fib_stats_pass",code="200"} 1',
-    'fib_http_request_duration_seconds_count{handler="fib_pass"} 4',
+    'fib_http_responses_total{handler="fib_stats_pass",code="200"} 2',
+    'fib_http_request_duration_seconds_count{handler="fib_pass"} 6',
     'fib_retries_total{handler="fib_pass"} 2',
     'fib_retries_total{handler="fib_stats_pass"} 0',
     'fib_requests_in_flight{handler="fib_pass"} 0')]

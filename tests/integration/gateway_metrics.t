@@ -106,11 +106,12 @@ sub scrape {
 
 my $FIB = 'grpc_type="unary",grpc_service="fibonacci.Fibonacci",'
         . 'grpc_method="GetFib"';
-my $STATS = 'grpc_type="unary",grpc_service="stats.Stats",'
-          . 'grpc_method="GetStats"';
+my $QUERY = 'grpc_type="unary",grpc_service="stats.Stats",'
+          . 'grpc_method="Query"';
 
 # GET /fib until both workers have answered (and at least 20 times).
-my (%pids, $ok) = ((), 0);
+my %pids;
+my $ok = 0;
 while ((keys %pids < 2 || $ok < 20) && $ok < 5000) {
     my ($st, $pid) = get('/fib?n=' . ($ok % 90));
     die "GET /fib: $st" unless $st == 200;
@@ -119,7 +120,7 @@ while ((keys %pids < 2 || $ok < 20) && $ok < 5000) {
 }
 is(scalar keys %pids, 2, "both workers answered ($ok requests)");
 is((get('/fib?n=abc'))[0], 400, 'n=abc: 400') for 1 .. 3;
-is((get('/fib?n=1', 'POST'))[0], 405, 'POST: 405');
+is((get('/fib?n=1', 'PUT'))[0], 405, 'PUT: 405');
 is((get('/stats'))[0], 200, '/stats: 200') for 1 .. 2;
 is((get('/down?n=1'))[0], 503, 'nothing listening: 503') for 1 .. 2;
 
@@ -132,9 +133,9 @@ is($v->{"grpc_client_handled_total{$FIB,grpc_code=\"UNAVAILABLE\"}"}, 6,
    'GetFib handled UNAVAILABLE: 6 attempts');
 is($v->{"grpc_client_handling_seconds_count{$FIB}"}, $ok + 6,
    'GetFib attempts timed');
-is($v->{"grpc_client_started_total{$STATS}"}, 2, 'GetStats started: 2');
-is($v->{"grpc_client_handled_total{$STATS,grpc_code=\"OK\"}"}, 2,
-   'GetStats handled OK: 2');
+is($v->{"grpc_client_started_total{$QUERY}"}, 2, '/stats: 2 Query started');
+is($v->{"grpc_client_handled_total{$QUERY,grpc_code=\"OK\"}"}, 2,
+   '/stats: 2 Query handled OK');
 is($v->{'fib_http_responses_total{handler="fib_pass",code="200"}'}, $ok,
    'fib_pass 200s');
 is($v->{'fib_http_responses_total{handler="fib_pass",code="400"}'}, 3,

@@ -14,6 +14,10 @@ use FibTest;
 
 my $GETFIB = 'grpc_type="unary",grpc_service="fibonacci.Fibonacci",'
            . 'grpc_method="GetFib"';
+my $RANGE = 'grpc_type="server_stream",grpc_service="fibonacci.Fibonacci",'
+          . 'grpc_method="GetFibRange"';
+my $BATCH = 'grpc_type="unary",grpc_service="fibonacci.Fibonacci",'
+          . 'grpc_method="GetFibBatch"';
 my $GETSTATS = 'grpc_type="unary",grpc_service="stats.Stats",'
              . 'grpc_method="GetStats"';
 
@@ -38,6 +42,9 @@ fibctl($t, 'getfib', 1500, '--exact');            # another miss
 fibctl($t, 'getfib', -1);                         # INVALID_ARGUMENT
 fibctl($t, 'getfib', 2000000);                    # OUT_OF_RANGE (max-n)
 fibctl($t, 'raw', '/fibonacci.Fibonacci/Nope', '080a');  # UNIMPLEMENTED
+fibctl($t, 'range', 1, 5);                        # a stream of 5, OK
+fibctl($t, 'range', 5, 1);                        # INVALID_ARGUMENT
+fibctl($t, 'getbatch', '1,2,3');                  # one message, OK
 
 $m = metrics($fm);
 my $v = $m->{value};
@@ -53,6 +60,21 @@ is($v->{"grpc_server_handling_seconds_count{$GETFIB}"}, 8,
 is($v->{"grpc_server_handling_seconds_bucket{$GETFIB,le=\"+Inf\"}"}, 8,
    'GetFib: +Inf bucket holds all 8');
 ok($v->{"grpc_server_handling_seconds_sum{$GETFIB}"} > 0, 'GetFib: time > 0');
+is($v->{"grpc_server_msg_sent_total{$GETFIB}"}, 6,
+   'GetFib: 6 messages sent (the OK replies)');
+is($v->{"grpc_server_started_total{$RANGE}"}, 2, 'GetFibRange: 2 started');
+is($v->{"grpc_server_handled_total{$RANGE,grpc_code=\"OK\"}"}, 1,
+   'GetFibRange: 1 OK');
+is($v->{"grpc_server_handled_total{$RANGE,grpc_code=\"INVALID_ARGUMENT\"}"},
+   1, 'GetFibRange: 1 INVALID_ARGUMENT');
+is($v->{"grpc_server_handling_seconds_count{$RANGE}"}, 2,
+   'GetFibRange: 2 timed');
+is($v->{"grpc_server_msg_sent_total{$RANGE}"}, 5,
+   'GetFibRange: 5 messages streamed');
+is($v->{"grpc_server_started_total{$BATCH}"}, 1, 'GetFibBatch: 1 started');
+is($v->{"grpc_server_handled_total{$BATCH,grpc_code=\"OK\"}"}, 1,
+   'GetFibBatch: 1 OK');
+is($v->{"grpc_server_msg_sent_total{$BATCH}"}, 1, 'GetFibBatch: 1 message');
 my $unknown = 'grpc_type="unary",grpc_service="unknown",grpc_method="unknown"';
 is($v->{"grpc_server_handled_total{$unknown,grpc_code=\"UNIMPLEMENTED\"}"}, 1,
    'an unknown method counts as unknown, not by its name');

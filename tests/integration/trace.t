@@ -128,8 +128,8 @@ is($l->{span_id}, $span, '... and span id');
 is(get('/stats', "traceparent: 00-$T-$P-00"), 200, 'traced GET /stats');
 ($trace, $span) = access('/stats');
 is($trace, $T, 'access log: /stats in the client\'s trace');
-$l = daemon_line($stats, 'get_stats', $T);
-ok($l, 'stats-service logged GetStats with the trace id');
+$l = daemon_line($stats, 'query', $T);
+ok($l, 'stats-service logged Query with the trace id');
 is($l->{span_id}, $span, '... and nginx\'s span id');
 
 done_testing();
