@@ -12,8 +12,8 @@
 #include "fib.h"
 #include "fib_batch.h"
 #include "fib_cache.h"
-#include "fib_range.h"
 #include "fib_metrics.h"
+#include "fib_range.h"
 #include "fib_rpc.h"
 #include "flags.h"
 #include "lifecycle.h"
@@ -22,6 +22,7 @@
 #include "rpc_flags.h"
 #include "rpc_server.h"
 #include "signals.h"
+#include "stats_metrics.h"
 #include "stats_queue.h"
 #include "stats_sender.h"
 
@@ -198,6 +199,7 @@ int main(int argc, char **argv) {
     stats_sender *sender = NULL;
     if (!cfg.stats_disable) {
         queue = stats_queue_create((size_t)cfg.stats_queue);
+        stats_metrics_register_queue(queue);
         sender = stats_sender_start_tls(cfg.stats, &cfg.stats_tls, queue,
                                         (size_t)cfg.stats_batch);
         if (sender == NULL) {

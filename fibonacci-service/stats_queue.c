@@ -9,6 +9,7 @@
 #include <time.h>
 #include <uthash.h>
 
+#include "clock.h"
 #include "stats_queue.h"
 
 /* stats.CacheResult values counted apart. */
@@ -86,7 +87,8 @@ void stats_queue_push(stats_queue *q, int32_t n, int64_t duration_ns,
         s = q->free;
         q->free = s->next_free;
         s->e = (stats_entry){ .n = n, .min_ns = duration_ns,
-                              .max_ns = duration_ns };
+                              .max_ns = duration_ns,
+                              .first_ns = clock_mono_ns() };
         HASH_ADD(hh, q->waiting, e.n, sizeof(s->e.n), s);
     }
     stats_entry *e = &s->e;

@@ -23,6 +23,7 @@ typedef struct {
     int64_t  max_ns;
     uint64_t hits;          /* stats.CacheResult CACHE_HIT */
     uint64_t misses;        /* CACHE_MISS */
+    int64_t  first_ns;      /* monotonic, the first of these requests */
 } stats_entry;
 
 typedef struct stats_queue stats_queue;

@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "rpc_client.h"
 #include "rpc_server.h"
+#include "stats_metrics.h"
 #include "stats_sender.h"
 
 #define NS_PER_MS        1000000LL
@@ -275,6 +276,13 @@ static bool transient(grpc_status_code code) {
 }
 
 static void on_delivered(stats_sender *s) {
+    uint64_t records = 0;
+    int64_t oldest = s->batch[0].first_ns;
+    for (size_t i = 0; i < s->pending; i++) {
+        records += s->batch[i].count;
+        if (s->batch[i].first_ns < oldest) oldest = s->batch[i].first_ns;
+    }
+    stats_metrics_sent(records, oldest);
     if (s->failures > 0) {
         log_line l;
         if (log_begin(&l, LOG_INFO, "stats_resumed")) {
@@ -320,6 +328,7 @@ static int64_t on_transient(stats_sender *s, const rpc_result *r) {
 }
 
 static void on_rejected(stats_sender *s, const rpc_result *r) {
+    stats_metrics_rejected(batch_left(s));
     log_line l;
     if (log_begin(&l, LOG_ERROR, "stats_rejected")) {
         log_str(&l, "status", rpc_status_name(r->status));
@@ -404,6 +413,7 @@ static void *sender_main(void *arg) {
         if (stopping && clock_mono_ns() >= deadline) break;
 
         check_tls(s);
+        if (s->failures > 0) stats_metrics_retry();
         bool full = s->pending == s->batch_max;
         rpc_result r = deliver(s, call_timeout(stopping, deadline));
         if (r.status == GRPC_STATUS_OK) {

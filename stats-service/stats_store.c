@@ -9,15 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "mem.h"
 #include "stats_backend.h"
 #include "stats_store.h"
+#include "store_metrics.h"
 
 struct stats_store {
     stats_backend   *b;
     uint64_t         max_tracked;
     char             url[512];      /* without a password */
     _Atomic uint64_t refused;
+    store_metrics    metrics;
 };
 
 /* Copy url into out with the password of "scheme://user:password@" (if
@@ -47,12 +50,16 @@ stats_store *stats_store_open(const char *url, const stats_store_options *o,
     redact(url, s->url, sizeof(s->url));
     s->max_tracked = o ? o->max_tracked : 0;
 
+    const char *kind = NULL;
     if (strcmp(url, "memory:") == 0) {
+        kind = "memory";
         s->b = stats_memory_open(o ? o->max_senders : 0, why, sizeof(why));
     } else if (has_prefix(url, "sqlite:") && url[7] != '\0') {
+        kind = "sqlite";
         s->b = stats_sqlite_open(url + 7, why, sizeof(why));
     } else if (has_prefix(url, "postgresql://")
                || has_prefix(url, "postgres://")) {
+        kind = "postgresql";
         s->b = stats_pg_open(url, why, sizeof(why));
     } else {
         snprintf(why, sizeof(why), "not a store URL (memory:, sqlite:PATH "
@@ -63,6 +70,7 @@ stats_store *stats_store_open(const char *url, const stats_store_options *o,
         free(s);
         return NULL;
     }
+    store_metrics_init(&s->metrics, kind);
     return s;
 }
 
@@ -89,9 +97,11 @@ const char *stats_record_invalid(const stats_record *r) {
 static stats_result apply(stats_store *s, const char *sender, uint64_t seq,
                           const stats_agg *aggs, size_t len, uint64_t records) {
     stats_result res;
+    int64_t start = clock_mono_ns();
 
     res = s->b->ops->apply(s->b, sender, seq, aggs, len, s->max_tracked);
     if (res == STATS_FULL) atomic_fetch_add(&s->refused, records);
+    store_metrics_done(&s->metrics, STORE_OP_APPLY, res, records, start);
     return res;
 }
 
@@ -141,7 +151,10 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
 }
 
 stats_result stats_store_snapshot(stats_store *s, stats_snapshot *out) {
-    return s->b->ops->snapshot(s->b, out);
+    int64_t start = clock_mono_ns();
+    stats_result res = s->b->ops->snapshot(s->b, out);
+    store_metrics_done(&s->metrics, STORE_OP_SNAPSHOT, res, 0, start);
+    return res;
 }
 
 uint64_t stats_store_version(stats_store *s) {

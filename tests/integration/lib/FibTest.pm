@@ -9,6 +9,7 @@
 #   my @lines = log_lines($fib);                    # decoded JSON log lines
 #   my $m = metrics($port);    # GET /metrics: {'name{labels}' => value}
 #   promtool_check($m->{text});                     # promtool's complaints
+#   poll_until(10, sub { ... });   # true once the sub is, false at timeout
 #
 # Binaries come from $ENV{FIB_BIN_DIR} (default build/bin). A daemon is a
 # hash: {pid, port, target, log (file holding its stderr), name}.
@@ -34,7 +35,7 @@ use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT = qw(free_port start_stats start_fib stop wait_exit fibctl
-                 log_lines metrics promtool_check);
+                 log_lines metrics promtool_check poll_until);
 
 my $BIN_DIR = $ENV{FIB_BIN_DIR} // 'build/bin';
 my $START_TIMEOUT = $ENV{FIB_START_TIMEOUT} // 30;   # seconds (ASan is slow)
@@ -208,6 +209,18 @@ sub promtool_check {
     close $in;
     my $out = `promtool check metrics <'${\$in->filename}' 2>&1`;
     return $? == 0 ? $out : "exit " . ($? >> 8) . ": $out";
+}
+
+# Call CODE every 20 ms until it returns true (then true), or SECONDS pass
+# (then false): waiting for an event a test cannot be told of.
+sub poll_until {
+    my ($secs, $code) = @_;
+    my $end = Time::HiRes::time() + $secs;
+    while (Time::HiRes::time() < $end) {
+        return 1 if $code->();
+        Time::HiRes::sleep(0.02);
+    }
+    return $code->() ? 1 : 0;
 }
 
 sub _slurp {
