@@ -9,46 +9,15 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Spec ();
-use File::Temp ();
 use IO::Socket::INET ();
-use POSIX ();
 use Time::HiRes ();
 use FibTest;
-
-my $BIN = File::Spec->rel2abs($ENV{FIB_BIN_DIR} // 'build/bin');
-my $MODULE = "$BIN/../modules/ngx_http_fib_module.so";
-my $NGINX = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
-plan skip_all => "no module at $MODULE (the sanitized build has none)"
-    unless -f $MODULE;
-plan skip_all => "no nginx at $NGINX" unless -x $NGINX;
 
 my $stats = start_stats();
 my $fib = start_fib(stats => $stats->{target});
 my $down = free_port();
 
-my $dir = File::Temp->newdir('gateway-metrics.XXXXXX', TMPDIR => 1);
-my $port = free_port();
-my $conf = "$dir/nginx.conf";
-mkdir "$dir/logs";
-open my $fh, '>', $conf or die "$conf: $!";
-print $fh <<"EOC";
-load_module $MODULE;
-daemon off;
-master_process on;
-worker_processes 2;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    server {
-        listen 127.0.0.1:$port;
+my $ngx = start_nginx(workers => 2, server => <<"EOS");
         add_header X-Pid \$pid always;
         location = /fib { fib_pass $fib->{target}; }
         location = /stats { fib_stats_pass $stats->{target}; }
@@ -58,24 +27,9 @@ http {
             fib_retry_backoff 1ms 2ms;
         }
         location = /metrics { fib_metrics; }
-    }
-}
-EOC
-close $fh;
-
-my @nginx = ($NGINX, '-p', "$dir/", '-c', $conf);
-my $master = fork() // die "fork: $!";
-if ($master == 0) {
-    open(STDERR, '>>', "$dir/logs/stderr.log");
-    exec(@nginx) or POSIX::_exit(127);
-}
-END { if ($master) { kill 'QUIT', $master; waitpid($master, 0) } }
-
-my $deadline = Time::HiRes::time() + 30;
-until (my $s = IO::Socket::INET->new("127.0.0.1:$port")) {
-    die "nginx did not listen on $port" if Time::HiRes::time() > $deadline;
-    Time::HiRes::sleep(0.05);
-}
+EOS
+my $port = $ngx->{port};
+my @nginx = @{$ngx->{cmd}};
 
 # One request on its own connection, read to EOF: (status, pid, body).
 sub get {

@@ -1,6 +1,6 @@
 # trace.t - one request followed by one id from nginx's access log through
 # both daemons' logs: nginx logs $fib_trace_id and $fib_span_id, and the
-# fibonacci-service (getfib) and stats-service (get_stats) debug lines of
+# fibonacci-service (getfib) and stats-service (query) debug lines of
 # that call carry the same trace_id and, as span_id, the span nginx made
 # for the attempt. With the client's traceparent the trace is the client's;
 # without one nginx starts it.
@@ -9,66 +9,22 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Spec ();
-use File::Temp ();
 use IO::Socket::INET ();
-use POSIX ();
 use Time::HiRes ();
 use FibTest;
-
-my $BIN = File::Spec->rel2abs($ENV{FIB_BIN_DIR} // 'build/bin');
-my $MODULE = "$BIN/../modules/ngx_http_fib_module.so";
-my $NGINX = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
-plan skip_all => "no module at $MODULE (the sanitized build has none)"
-    unless -f $MODULE;
-plan skip_all => "no nginx at $NGINX" unless -x $NGINX;
 
 my $stats = start_stats('log-level' => 'debug');
 my $fib = start_fib(stats => '', 'log-level' => 'debug');
 
-my $dir = File::Temp->newdir('trace.XXXXXX', TMPDIR => 1);
-my $port = free_port();
-my $conf = "$dir/nginx.conf";
-mkdir "$dir/logs";
-open my $fh, '>', $conf or die "$conf: $!";
-print $fh <<"EOC";
-load_module $MODULE;
-daemon off;
-master_process on;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log info;
-events { worker_connections 64; }
-http {
+my $ngx = start_nginx(log_level => 'info', http => <<"EOH", server => <<"EOS");
     log_format trace '\$request_uri trace=\$fib_trace_id span=\$fib_span_id';
-    access_log $dir/logs/access.log trace;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    server {
-        listen 127.0.0.1:$port;
+    access_log logs/access.log trace;
+EOH
         location = /fib { fib_pass $fib->{target}; }
         location = /stats { fib_stats_pass $stats->{target}; }
-    }
-}
-EOC
-close $fh;
-
-my @nginx = ($NGINX, '-p', "$dir/", '-c', $conf);
-my $master = fork() // die "fork: $!";
-if ($master == 0) {
-    open(STDERR, '>>', "$dir/logs/stderr.log");
-    exec(@nginx) or POSIX::_exit(127);
-}
-END { if ($master) { kill 'QUIT', $master; waitpid($master, 0) } }
-
-my $deadline = Time::HiRes::time() + 30;
-until (my $s = IO::Socket::INET->new("127.0.0.1:$port")) {
-    die "nginx did not listen on $port" if Time::HiRes::time() > $deadline;
-    Time::HiRes::sleep(0.05);
-}
+EOS
+my $port = $ngx->{port};
+my $dir = $ngx->{dir};
 
 # GET, read to EOF (nginx logs before it closes); the status.
 sub get {

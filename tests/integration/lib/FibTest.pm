@@ -10,6 +10,9 @@
 #   my $m = metrics($port);    # GET /metrics: {'name{labels}' => value}
 #   promtool_check($m->{text});                     # promtool's complaints
 #   poll_until(10, sub { ... });   # true once the sub is, false at timeout
+#   my $ngx = start_nginx(server => 'location = /fib { fib_pass ...; }');
+#                                   # nginx with the module; skips the test
+#                                   # where there is none (ASan build)
 #
 # Binaries come from $ENV{FIB_BIN_DIR} (default build/bin). A daemon is a
 # hash: {pid, port, target, log (file holding its stderr), name}.
@@ -27,6 +30,7 @@ package FibTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use File::Spec ();
 use File::Temp ();
 use HTTP::Tiny ();
 use IO::Socket::INET ();
@@ -35,7 +39,7 @@ use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT = qw(free_port start_stats start_fib stop wait_exit fibctl
-                 log_lines metrics promtool_check poll_until);
+                 log_lines metrics promtool_check poll_until start_nginx);
 
 my $BIN_DIR = $ENV{FIB_BIN_DIR} // 'build/bin';
 my $START_TIMEOUT = $ENV{FIB_START_TIMEOUT} // 30;   # seconds (ASan is slow)
@@ -223,6 +227,71 @@ sub poll_until {
     return $code->() ? 1 : 0;
 }
 
+# A real nginx (master and `workers` workers, default 1) with the module,
+# listening on a free port of 127.0.0.1 for the server block whose body is
+# `server`; `http` adds to the http block, `log_level` sets the error log's
+# (default warn). Without the module next to FIB_BIN_DIR (the sanitized
+# build has none) or without nginx, the whole test is skipped. Returns
+# {pid, port, dir (its prefix: logs/ holds its logs), cmd (nginx -p -c, to
+# add -s reload)}; nginx is stopped (QUIT) when the test ends.
+my @nginxes;
+sub start_nginx {
+    my (%o) = @_;
+    my $bin = File::Spec->rel2abs($BIN_DIR);
+    my $module = "$bin/../modules/ngx_http_fib_module.so";
+    my $nginx = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+    Test::More::plan(skip_all => "no module at $module (the sanitized "
+                                 . "build has none)") unless -f $module;
+    Test::More::plan(skip_all => "no nginx at $nginx") unless -x $nginx;
+    my $dir = File::Temp->newdir('nginx.XXXXXX', TMPDIR => 1);
+    my $port = free_port();
+    mkdir "$dir/logs";
+    my $workers = $o{workers} // 1;
+    my $level = $o{log_level} // 'warn';
+    my $http = $o{http} // 'access_log off;';
+    my $server = $o{server} // '';
+    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!";
+    print $fh <<"EOC";
+load_module $module;
+daemon off;
+master_process on;
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log $level;
+events { worker_connections 256; }
+http {
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    $http
+    server {
+        listen 127.0.0.1:$port;
+        $server
+    }
+}
+EOC
+    close $fh;
+    my @cmd = ($nginx, '-p', "$dir/", '-c', "$dir/nginx.conf");
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open(STDERR, '>>', "$dir/logs/stderr.log");
+        exec(@cmd) or POSIX::_exit(127);
+    }
+    my $n = {pid => $pid, port => $port, dir => $dir, cmd => \@cmd};
+    push @nginxes, $n;
+    my $deadline = Time::HiRes::time() + $START_TIMEOUT;
+    until (IO::Socket::INET->new("127.0.0.1:$port")) {
+        die "nginx did not listen on $port; its log:\n"
+            . _slurp("$dir/logs/error.log") . _slurp("$dir/logs/stderr.log")
+            if Time::HiRes::time() > $deadline
+               || waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.05);
+    }
+    return $n;
+}
+
 sub _slurp {
     my ($path) = @_;
     open(my $fh, '<', $path) or return '';
@@ -233,6 +302,10 @@ sub _slurp {
 END {
     if ($$ == $OWNER) {
         my $saved = $?;
+        for my $n (@nginxes) {
+            kill 'QUIT', $n->{pid};
+            waitpid($n->{pid}, 0);
+        }
         for my $d (values %running) {
             kill 'KILL', $d->{pid};
             waitpid($d->{pid}, 0);
