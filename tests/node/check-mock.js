@@ -2,12 +2,14 @@
 // check-mock.js - proves that mock.js behaves as specified, mode by mode,
 // over real sockets with clients built from the original protos. Starts its
 // own mock.js, prints TAP, exits non-zero on any failure. `npm test` runs it.
+// The ranges mode is checked with a client built from the current protos.
 'use strict';
 
 const assert = require('assert');
 const path = require('path');
 const { spawn } = require('child_process');
 const readline = require('readline');
+const protoLoader = require('@grpc/proto-loader');
 const { grpc, load, fib } = require('./lib/original');
 
 const { Fibonacci, Stats } = load();
@@ -236,6 +238,71 @@ check('errors: GetStats INTERNAL, RecordNo works', async (c) => {
         { n: 1, duration: '1' })).success, true);
 });
 
+// The whole of one GetFibRange -> { items, err }.
+function range(client, from, to, requestId, deadlineMs) {
+    const md = new grpc.Metadata();
+    md.set('x-request-id', requestId);
+    const call = client.GetFibRange({ from, to }, md,
+        { deadline: new Date(Date.now() + (deadlineMs || CALL_TIMEOUT_MS)) });
+    const items = [];
+    return new Promise((resolve) => {
+        call.on('data', (m) => items.push([m.n || 0, m.value]));
+        call.on('error', (err) => resolve({ items, err }));
+        call.on('end', () => resolve({ items, err: null }));
+    });
+}
+
+function expected(from, to) {
+    const out = [];
+    for (let n = from; n <= to; n++) {
+        out.push([n, fib(n).toString()]);
+    }
+    return out;
+}
+
+check('ranges: GetFibRange, and its failures chosen by to', async (c) => {
+    const f = c.ranges;
+    let r = await range(f, 5, 100, 'a');
+    assert.ok(!r.err);
+    assert.deepStrictEqual(r.items, expected(5, 100));
+
+    // 1001: after 3 messages on the first two attempts of an id
+    for (const from of [990, 993]) {
+        r = await range(f, from, 1001, 'b');
+        assert.strictEqual(r.err && r.err.code, S.UNAVAILABLE);
+        assert.deepStrictEqual(r.items, expected(from, from + 2));
+    }
+    r = await range(f, 996, 1001, 'b');
+    assert.ok(!r.err);
+    assert.deepStrictEqual(r.items, expected(996, 1001));
+
+    r = await range(f, 10, 1002, 'c');
+    assert.strictEqual(r.err && r.err.code, S.INTERNAL);
+    assert.strictEqual(r.items.length, 3);
+
+    r = await range(f, 0, 1003, 'd');
+    assert.strictEqual(r.err && r.err.code, S.UNAVAILABLE);
+    assert.strictEqual(r.items.length, 3);
+    r = await range(f, 3, 1003, 'd');
+    assert.strictEqual(r.err && r.err.code, S.UNAVAILABLE);
+    assert.strictEqual(r.items.length, 0);
+
+    r = await range(f, 1000, 1004, 'e');
+    assert.strictEqual(r.err && r.err.code, S.UNAVAILABLE);
+    assert.strictEqual(r.items.length, 0);
+    r = await range(f, 1000, 1004, 'e');
+    assert.deepStrictEqual(r.items, expected(1000, 1004));
+
+    // 1005: 3 messages, then nothing until the deadline
+    r = await range(f, 0, 1005, 'f', 500);
+    assert.strictEqual(r.err && r.err.code, S.DEADLINE_EXCEEDED);
+    assert.deepStrictEqual(r.items, expected(0, 2));
+
+    r = await range(f, 0, 1006, 'g');
+    assert.deepStrictEqual(r.items.slice(0, 4).map((i) => i[0]),
+        [0, 1, 2, 4]);
+});
+
 check('servers keep separate stats', async (c) => {
     const r = expectOk(await unary(c.slow.stats, 'GetStats', {}));
     assert.strictEqual(r.total_requests || 0, 0);
@@ -249,6 +316,14 @@ async function main() {
             `port for ${mode}`);
         c[mode] = clients(ports[mode]);
     }
+    const def = protoLoader.loadSync(['fibonacci/fib.proto'], {
+        keepCase: true, longs: String, enums: String, defaults: false,
+        includeDirs: [path.join(__dirname, '..', '..', 'proto')],
+    });
+    const Current = grpc.loadPackageDefinition(def).fibonacci.Fibonacci;
+    assert.ok(Number.isInteger(ports.ranges) && ports.ranges > 0,
+        'port for ranges');
+    c.ranges = new Current(`127.0.0.1:${ports.ranges}`, creds);
     console.log(`1..${checks.length + 1}`);
     let failed = 0;
     for (const [i, { name, fn }] of checks.entries()) {
@@ -261,6 +336,8 @@ async function main() {
             console.log(`# ${String(err.stack || err).replace(/\n/g, '\n# ')}`);
         }
     }
+    c.ranges.close();
+    delete c.ranges;
     for (const mode of Object.keys(c)) {
         for (const cl of Object.values(c[mode])) {
             cl.close();

@@ -19,12 +19,23 @@
 //             with ("echo traceparent=... tracestate=... x-request-id=...",
 //             "-" for what was missing), else as original;
 //             GetStats always INTERNAL.
+//   ranges    fibonacci.Fibonacci/GetFibRange of the CURRENT proto (proto/),
+//             failing by `to`: 1001 UNAVAILABLE after every 3 messages on
+//             the first 2 attempts of each x-request-id, 1002 INTERNAL
+//             after 3 messages, 1003 UNAVAILABLE after 3 messages on the
+//             first attempt of each x-request-id and before any later,
+//             1004 UNAVAILABLE before any message on the first attempt of
+//             each x-request-id, 1005 3 messages and then nothing (until
+//             cancelled), 1006 skips an n after 3 messages; else the range.
+//             A cancelled range is logged to stderr.
 // After binding it prints one JSON line on stdout:
-//   {"original":P1,"flaky":P2,"slow":P3,"errors":P4}
+//   {"original":P1,"flaky":P2,"slow":P3,"errors":P4,"ranges":P5}
 // and runs until SIGTERM/SIGINT (or until its parent process goes away).
 // MOCK_VERBOSE=1 logs one line per call to stderr.
 'use strict';
 
+const path = require('path');
+const protoLoader = require('@grpc/proto-loader');
 const { grpc, load, fib, MAX_N } = require('./lib/original');
 
 const VERBOSE = process.env.MOCK_VERBOSE === '1';
@@ -210,6 +221,90 @@ function makeServer(mode) {
     return server;
 }
 
+// ranges: GetFibRange of the current proto, with failures chosen by `to`.
+function makeRangesServer() {
+    const def = protoLoader.loadSync(['fibonacci/fib.proto'], {
+        keepCase: true, longs: String, enums: String, defaults: false,
+        includeDirs: [path.join(__dirname, '..', '..', 'proto')],
+    });
+    const Fibonacci = grpc.loadPackageDefinition(def).fibonacci.Fibonacci;
+    const attempts = new Map();     // x-request-id -> attempts seen
+
+    function getFibRange(call) {
+        const from = call.request.from || 0;
+        const to = call.request.to || 0;
+        const rid = call.metadata.get('x-request-id')[0] || '';
+        const seen = (attempts.get(rid) || 0) + 1;
+        if (attempts.size >= FLAKY_MAX_IDS) {
+            attempts.clear();
+        }
+        attempts.set(rid, seen);
+
+        let failAfter = Infinity, code = grpc.status.OK, stall = false;
+        if (to === 1001 && seen <= FLAKY_FAILURES) {
+            failAfter = 3;
+            code = grpc.status.UNAVAILABLE;
+        } else if (to === 1003) {
+            failAfter = seen === 1 ? 3 : 0;
+            code = grpc.status.UNAVAILABLE;
+        } else if (to === 1002) {
+            failAfter = 3;
+            code = grpc.status.INTERNAL;
+        } else if (to === 1004 && seen === 1) {
+            failAfter = 0;
+            code = grpc.status.UNAVAILABLE;
+        } else if (to === 1005) {
+            failAfter = 3;
+            stall = true;
+        }
+
+        let sent = 0, cancelled = false, done = false;
+        call.on('cancelled', () => {
+            cancelled = true;
+            if (done) {
+                return;
+            }
+            process.stderr.write(`mock ranges GetFibRange from=${from} ` +
+                `to=${to} cancelled after ${sent} messages\n`);
+        });
+
+        let a = fib(from), b = fib(from + 1);
+        const step = () => {
+            for (let n = from + sent; !cancelled; n++) {
+                if (sent === failAfter) {
+                    if (!stall) {
+                        done = true;
+                        call.emit('error', { code, details:
+                            `mock: failure after ${sent} messages` });
+                    }
+                    return;
+                }
+                if (n > to) {
+                    done = true;
+                    call.end();
+                    return;
+                }
+                const skip = to === 1006 && sent === 3 ? 1 : 0;
+                const m = { n: n + skip, value: (skip ? a + b : a).toString() };
+                if (n + skip <= MAX_N) {
+                    m.x = m.value;
+                }
+                [a, b] = [b, a + b];
+                sent++;
+                if (!call.write(m)) {
+                    call.once('drain', step);
+                    return;
+                }
+            }
+        };
+        step();
+    }
+
+    const server = new grpc.Server();
+    server.addService(Fibonacci.service, { GetFibRange: getFibRange });
+    return server;
+}
+
 function bind(server) {
     return new Promise((resolve, reject) => {
         server.bindAsync('127.0.0.1:0',
@@ -219,7 +314,7 @@ function bind(server) {
 }
 
 async function main() {
-    const modes = ['original', 'flaky', 'slow', 'errors'];
+    const modes = ['original', 'flaky', 'slow', 'errors', 'ranges'];
     const servers = [];
     const ports = {};
     const stop = (code) => {
@@ -241,7 +336,8 @@ async function main() {
 
     try {
         for (const mode of modes) {
-            const server = makeServer(mode);
+            const server = mode === 'ranges' ? makeRangesServer()
+                : makeServer(mode);
             servers.push(server);
             ports[mode] = await bind(server);
         }
