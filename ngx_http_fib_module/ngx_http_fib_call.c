@@ -3,6 +3,9 @@
  * ngx_http_fib_call.c - the life of one gRPC call made for a request: one
  * batch per attempt, transient failures retried after a backoff timer, the
  * fib_timeout deadline timer, and cancellation when the request goes away.
+ * A server stream (ctx->stream) reads one message per batch, when its
+ * reader asks (ngx_http_fib_call_read()), then its status; a transient
+ * failure resumes it with ctx->stream_req, which its reader keeps current.
  */
 
 
@@ -13,11 +16,16 @@
 
 
 static ngx_int_t ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx);
+static ngx_int_t ngx_http_fib_call_status(ngx_http_fib_ctx_t *ctx);
+static ngx_int_t ngx_http_fib_call_op(ngx_http_fib_ctx_t *ctx, grpc_op *op);
+static void ngx_http_fib_call_deadline(ngx_http_fib_ctx_t *ctx);
 static ngx_int_t ngx_http_fib_call_alloc(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg);
 static void ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id);
 static void ngx_http_fib_call_release(ngx_http_fib_call_t *call);
 static void ngx_http_fib_call_free(ngx_http_fib_call_t *call);
+static ngx_int_t ngx_http_fib_call_message(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_http_fib_call_t *call);
 static ngx_int_t ngx_http_fib_call_reply(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, grpc_byte_buffer *bb);
 static ngx_int_t ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx,
@@ -28,6 +36,7 @@ static void ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx);
 static void ngx_http_fib_retry_handler(ngx_event_t *ev);
 static void ngx_http_fib_deadline_handler(ngx_event_t *ev);
 static void ngx_http_fib_cleanup(void *data);
+static void ngx_http_fib_reply_pool_cleanup(void *data);
 static void *ngx_http_fib_pb_alloc(void *data, size_t size);
 static void ngx_http_fib_pb_free(void *data, void *p);
 
@@ -43,7 +52,8 @@ static const char  *ngx_http_fib_method_names[NGX_HTTP_FIB_NMETHODS] = {
     "GetFib",
     "GetStats",
     "Query",
-    "GetFibBatch"
+    "GetFibBatch",
+    "GetFibRange"
 };
 
 
@@ -91,6 +101,14 @@ ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ctx->start = ngx_current_msec;
     ctx->deadline = ctx->start + flcf->timeout;
 
+    if (ctx->stream) {
+        ctx->stream_deadline = ctx->start + flcf->stream_timeout;
+
+        if ((ngx_msec_int_t) (ctx->stream_deadline - ctx->deadline) < 0) {
+            ctx->deadline = ctx->stream_deadline;
+        }
+    }
+
     /* not cancelable: a graceful shutdown waits for the request */
 
     ctx->deadline_ev.handler = ngx_http_fib_deadline_handler;
@@ -106,7 +124,7 @@ ngx_http_fib_call_begin(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_add_timer(&ctx->deadline_ev, flcf->timeout);
+    ngx_add_timer(&ctx->deadline_ev, ctx->deadline - ctx->start);
 
     r->main->count++;
 
@@ -166,6 +184,95 @@ void
 ngx_http_fib_call_pause(ngx_http_fib_ctx_t *ctx)
 {
     ngx_http_fib_call_finish(ctx);
+}
+
+
+/*
+ * A pool of its own for the replies of a request that makes many calls or
+ * reads a stream: the handler resets it once a reply is formatted.
+ */
+
+ngx_int_t
+ngx_http_fib_reply_pool(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    ctx->reply_pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE,
+                                      r->connection->log);
+    if (ctx->reply_pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_destroy_pool(ctx->reply_pool);
+        ctx->reply_pool = NULL;
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_fib_reply_pool_cleanup;
+    cln->data = ctx->reply_pool;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_fib_reply_pool_cleanup(void *data)
+{
+    ngx_destroy_pool(data);
+}
+
+
+/*
+ * The client has not taken all that was sent: its write event calls
+ * r->write_event_handler once it can take more, or after send_timeout.
+ */
+
+ngx_int_t
+ngx_http_fib_client_wait(ngx_http_request_t *r)
+{
+    ngx_event_t               *wev;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    wev = r->connection->write;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (!wev->delayed && !wev->timer_set) {
+        ngx_add_timer(wev, clcf->send_timeout);
+    }
+
+    return ngx_handle_write_event(wev, clcf->send_lowat);
+}
+
+
+/*
+ * In such a write event handler: the request ended if send_timeout passed
+ * (NGX_OK), else the timer stopped (NGX_DECLINED).
+ */
+
+ngx_int_t
+ngx_http_fib_client_timedout(ngx_http_fib_ctx_t *ctx, char *what)
+{
+    ngx_event_t       *wev;
+    ngx_connection_t  *c;
+
+    c = ctx->request->connection;
+    wev = c->write;
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "fib: client timed out taking %s", what);
+        c->timedout = 1;
+        ngx_http_fib_call_end(ctx, NGX_ERROR);
+        return NGX_OK;
+    }
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -307,6 +414,16 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
     call = ctx->call;
 
     left = (ngx_msec_int_t) (ctx->deadline - ngx_current_msec);
+
+    if (ctx->stream) {
+        /*
+         * gRPC's deadline is the whole stream's, a second after ours:
+         * fib_timeout and fib_stream_timeout are the module's timers
+         */
+        left = (ngx_msec_int_t) (ctx->stream_deadline - ngx_current_msec)
+               + 1000;
+    }
+
     if (left <= 0) {
         left = 1;
     }
@@ -347,11 +464,17 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
     op->data.recv_message.recv_message = &call->recv;
     op++;
 
-    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    op->data.recv_status_on_client.trailing_metadata = &call->trailing_md;
-    op->data.recv_status_on_client.status = &call->status;
-    op->data.recv_status_on_client.status_details = &call->details;
-    op++;
+    if (ctx->stream) {
+        /* the first message; the status once there are no more */
+        call->reading = 1;
+
+    } else {
+        op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+        op->data.recv_status_on_client.trailing_metadata = &call->trailing_md;
+        op->data.recv_status_on_client.status = &call->status;
+        op->data.recv_status_on_client.status_details = &call->details;
+        op++;
+    }
 
     err = grpc_call_start_batch(call->call, ops, op - ops, &call->tag, NULL);
 
@@ -362,6 +485,7 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    call->pending = 1;
     ctx->attempts++;
 
     ngx_http_fib_metrics_attempt(ctx);
@@ -371,6 +495,106 @@ ngx_http_fib_call_start(ngx_http_fib_ctx_t *ctx)
                    call, ctx->attempts, (ngx_msec_t) left);
 
     return NGX_OK;
+}
+
+
+/*
+ * The next message of a stream, once its reader has room for it: within
+ * fib_timeout (and what is left of fib_stream_timeout).  Nothing to do
+ * while a message or the status is awaited, or a retry.
+ */
+
+ngx_int_t
+ngx_http_fib_call_read(ngx_http_fib_ctx_t *ctx)
+{
+    grpc_op               op;
+    ngx_http_fib_call_t  *call;
+
+    call = ctx->call;
+
+    if (call == NULL || call->call == NULL || !call->reading
+        || call->pending)
+    {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&op, sizeof(grpc_op));
+
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &call->recv;
+
+    if (ngx_http_fib_call_op(ctx, &op) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_fib_call_deadline(ctx);
+
+    return NGX_OK;
+}
+
+
+/* a stream's messages ended, or it failed: how */
+
+static ngx_int_t
+ngx_http_fib_call_status(ngx_http_fib_ctx_t *ctx)
+{
+    grpc_op               op;
+    ngx_http_fib_call_t  *call;
+
+    call = ctx->call;
+    call->reading = 0;
+
+    ngx_memzero(&op, sizeof(grpc_op));
+
+    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op.data.recv_status_on_client.trailing_metadata = &call->trailing_md;
+    op.data.recv_status_on_client.status = &call->status;
+    op.data.recv_status_on_client.status_details = &call->details;
+
+    return ngx_http_fib_call_op(ctx, &op);
+}
+
+
+/* one more operation on a stream's call, as a batch of its own */
+
+static ngx_int_t
+ngx_http_fib_call_op(ngx_http_fib_ctx_t *ctx, grpc_op *op)
+{
+    grpc_call_error       err;
+    ngx_http_fib_call_t  *call;
+
+    call = ctx->call;
+
+    err = grpc_call_start_batch(call->call, op, 1, &call->tag, NULL);
+
+    if (err != GRPC_CALL_OK) {
+        ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
+                      "fib: grpc_call_start_batch() failed: %d", (int) err);
+        return NGX_ERROR;
+    }
+
+    call->pending = 1;
+
+    return NGX_OK;
+}
+
+
+/* fib_timeout for the next message, never past fib_stream_timeout */
+
+static void
+ngx_http_fib_call_deadline(ngx_http_fib_ctx_t *ctx)
+{
+    ngx_msec_int_t  left;
+
+    ctx->deadline = ngx_current_msec + ctx->conf->timeout;
+
+    if ((ngx_msec_int_t) (ctx->stream_deadline - ctx->deadline) < 0) {
+        ctx->deadline = ctx->stream_deadline;
+    }
+
+    left = (ngx_msec_int_t) (ctx->deadline - ngx_current_msec);
+
+    ngx_add_timer(&ctx->deadline_ev, left > 0 ? (ngx_msec_t) left : 1);
 }
 
 
@@ -392,6 +616,7 @@ ngx_http_fib_call_done(ngx_http_fib_tag_t *tag)
     call = (ngx_http_fib_call_t *)
                ((u_char *) tag - offsetof(ngx_http_fib_call_t, tag));
 
+    call->pending = 0;
     ctx = call->ctx;
 
     if (ctx == NULL) {
@@ -403,6 +628,19 @@ ngx_http_fib_call_done(ngx_http_fib_tag_t *tag)
     r = ctx->request;
 
     ngx_http_set_log_request(r->connection->log, r);
+
+    if (call->reading) {
+        if (ngx_http_fib_call_message(r, ctx, call) == NGX_OK) {
+            return;
+        }
+
+        status = GRPC_STATUS_INTERNAL;
+        ngx_str_set(&details, "cannot read the stream's status");
+
+        ngx_http_fib_call_end(ctx, ngx_http_fib_call_failed(r, ctx, status,
+                                                            &details));
+        return;
+    }
 
     status = tag->success ? call->status : GRPC_STATUS_INTERNAL;
 
@@ -416,7 +654,11 @@ ngx_http_fib_call_done(ngx_http_fib_tag_t *tag)
                    "fib: call %p done, attempt %ui, status %s",
                    call, ctx->attempts, rpc_status_name(status));
 
-    if (status == GRPC_STATUS_OK && call->recv) {
+    if (status == GRPC_STATUS_OK && ctx->stream) {
+        /* the end of the stream */
+        rc = ctx->reply(r, ctx, NULL);
+
+    } else if (status == GRPC_STATUS_OK && call->recv) {
         rc = ngx_http_fib_call_reply(r, ctx, call->recv);
 
         if (rc == NGX_AGAIN) {
@@ -448,6 +690,49 @@ ngx_http_fib_call_done(ngx_http_fib_tag_t *tag)
     }
 
     ngx_http_fib_call_end(ctx, rc);
+}
+
+
+/*
+ * A message of a stream to its reader, which asks for the next one itself
+ * (NGX_AGAIN), or, when none came, the status; NGX_ERROR if that cannot be
+ * asked for.
+ */
+
+static ngx_int_t
+ngx_http_fib_call_message(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_http_fib_call_t *call)
+{
+    ngx_int_t          rc;
+    grpc_byte_buffer  *bb;
+
+    if (call->recv == NULL) {
+        return ngx_http_fib_call_status(ctx);
+    }
+
+    bb = call->recv;
+    call->recv = NULL;
+
+    ctx->upstream_time = ngx_current_msec - ctx->start;
+
+    /* progress: fib_retries counts the failures since the last message */
+    ctx->attempts = 1;
+
+    rc = ngx_http_fib_call_reply(r, ctx, bb);
+
+    grpc_byte_buffer_destroy(bb);
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_fib_call_end(ctx, rc);
+        return NGX_OK;
+    }
+
+    if (ctx->call && !ctx->call->pending && ctx->deadline_ev.timer_set) {
+        /* the reader waits for its client: no fib_timeout meanwhile */
+        ngx_del_timer(&ctx->deadline_ev);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -502,6 +787,8 @@ ngx_http_fib_call_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     }
 
     grpc_slice_unref(slice);
+
+    ngx_http_fib_metrics_message(ctx);
 
     return ctx->reply(r, ctx, msg);
 }
@@ -563,14 +850,28 @@ ngx_http_fib_call_retry(ngx_http_fib_ctx_t *ctx, grpc_status_code status)
         return NGX_DECLINED;
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "fib: attempt %ui of %ui failed with %s \"%*s\", "
-                  "retrying in %M ms",
-                  ctx->attempts, flcf->retries + 1,
-                  rpc_status_name(status),
-                  GRPC_SLICE_LENGTH(ctx->call->details),
-                  GRPC_SLICE_START_PTR(ctx->call->details),
-                  delay);
+    if (ctx->stream && r->header_sent) {
+        ctx->stream_resumed++;
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "fib: attempt %ui of %ui failed with %s \"%*s\" "
+                      "after %ui items, resuming at n=%D in %M ms",
+                      ctx->attempts, flcf->retries + 1,
+                      rpc_status_name(status),
+                      GRPC_SLICE_LENGTH(ctx->call->details),
+                      GRPC_SLICE_START_PTR(ctx->call->details),
+                      ctx->stream_items, ctx->n, delay);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "fib: attempt %ui of %ui failed with %s \"%*s\", "
+                      "retrying in %M ms",
+                      ctx->attempts, flcf->retries + 1,
+                      rpc_status_name(status),
+                      GRPC_SLICE_LENGTH(ctx->call->details),
+                      GRPC_SLICE_START_PTR(ctx->call->details),
+                      delay);
+    }
 
     ngx_http_fib_call_release(ctx->call);
 
@@ -590,7 +891,20 @@ ngx_http_fib_retry_handler(ngx_event_t *ev)
 
     ngx_http_set_log_request(ctx->request->connection->log, ctx->request);
 
-    if (ngx_http_fib_call_start(ctx) == NGX_OK) {
+    if (ctx->stream) {
+        /* a new call from the next n not sent yet: ctx->stream_req */
+
+        ngx_http_fib_call_free(ctx->call);
+        ctx->call = NULL;
+
+        if (ngx_http_fib_call_alloc(ctx->request, ctx, ctx->stream_req)
+            == NGX_OK
+            && ngx_http_fib_call_start(ctx) == NGX_OK)
+        {
+            return;
+        }
+
+    } else if (ngx_http_fib_call_start(ctx) == NGX_OK) {
         return;
     }
 
@@ -616,13 +930,23 @@ ngx_http_fib_deadline_handler(ngx_event_t *ev)
 
     ctx->timed_out = 1;
 
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0, "fib: fib_timeout expired");
+    if (ctx->stream
+        && (ngx_msec_int_t) (ngx_current_msec - ctx->stream_deadline) >= 0)
+    {
+        ctx->stream_timed_out = 1;
+        ngx_str_set(&details, "fib_stream_timeout expired");
 
-    if (call && call->call) {
+    } else {
+        ngx_str_set(&details, "fib_timeout expired");
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0, "fib: %V", &details);
+
+    if (call && call->pending) {
         /* the completion follows with DEADLINE_EXCEEDED */
         grpc_call_cancel_with_status(call->call,
                                      GRPC_STATUS_DEADLINE_EXCEEDED,
-                                     "fib_timeout expired", NULL);
+                                     (char *) details.data, NULL);
         return;
     }
 
@@ -631,8 +955,6 @@ ngx_http_fib_deadline_handler(ngx_event_t *ev)
     ctx->status = GRPC_STATUS_DEADLINE_EXCEEDED;
     ctx->has_status = 1;
     ctx->upstream_time = ngx_current_msec - ctx->start;
-
-    ngx_str_set(&details, "fib_timeout expired");
 
     ngx_http_fib_call_end(ctx, ngx_http_fib_call_failed(ctx->request, ctx,
                                                GRPC_STATUS_DEADLINE_EXCEEDED,
@@ -652,6 +974,18 @@ ngx_http_fib_call_failed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     code = ctx->ssl_failed ? NGX_HTTP_BAD_GATEWAY
                            : ngx_http_fib_http_status(status);
     level = (code == NGX_HTTP_BAD_REQUEST) ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    if (ctx->stream && r->header_sent) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "fib: %s failed with %s \"%V\" after %ui attempt%s "
+                      "and %ui items, ending the stream with an error",
+                      ngx_http_fib_method_names[ctx->method],
+                      rpc_status_name(status), details,
+                      ctx->attempts, ctx->attempts == 1 ? "" : "s",
+                      ctx->stream_items);
+
+        return ctx->error(r, ctx, status, details);
+    }
 
     ngx_log_error(level, r->connection->log, 0,
                   "fib: %s failed with %s \"%V\" after %ui attempt%s%s",
@@ -689,10 +1023,20 @@ ngx_http_fib_call_finish(ngx_http_fib_ctx_t *ctx)
         ngx_del_timer(&ctx->retry_ev);
     }
 
-    if (ctx->call) {
-        ngx_http_fib_call_free(ctx->call);
-        ctx->call = NULL;
+    if (ctx->call == NULL) {
+        return;
     }
+
+    if (ctx->call->pending) {
+        /* the tag is freed when the cancelled call completes */
+        ctx->call->ctx = NULL;
+        grpc_call_cancel(ctx->call->call, NULL);
+
+    } else {
+        ngx_http_fib_call_free(ctx->call);
+    }
+
+    ctx->call = NULL;
 }
 
 
@@ -729,12 +1073,11 @@ ngx_http_fib_cleanup(void *data)
 
         ngx_http_fib_metrics_attempt_done(ctx, GRPC_STATUS_CANCELLED);
 
-        /* the tag is freed when the cancelled call completes */
+        /* a stream waiting for its client has no batch to cancel */
 
-        call->ctx = NULL;
-        ctx->call = NULL;
-
-        grpc_call_cancel(call->call, NULL);
+        if (!call->pending) {
+            grpc_call_cancel(call->call, NULL);
+        }
     }
 
     ngx_http_fib_call_finish(ctx);
@@ -802,7 +1145,7 @@ ngx_http_fib_call_abort_all(void)
             call->ctx = NULL;
         }
 
-        if (call->call) {
+        if (call->pending) {
             grpc_call_cancel(call->call, NULL);
 
         } else {

@@ -68,7 +68,8 @@ static const char  *ngx_http_fib_methods[NGX_HTTP_FIB_NMETHODS] = {
     "/fibonacci.Fibonacci/GetFib",
     "/stats.Stats/GetStats",
     "/stats.Stats/Query",
-    "/fibonacci.Fibonacci/GetFibBatch"
+    "/fibonacci.Fibonacci/GetFibBatch",
+    "/fibonacci.Fibonacci/GetFibRange"
 };
 
 
@@ -320,7 +321,7 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_http_fib_ssl_t *ssl,
 {
     sigset_t                   all, saved;
     ngx_uint_t                 i, n;
-    grpc_arg                   arg[7 + RPC_LIMITS_NARGS];
+    grpc_arg                   arg[9 + RPC_LIMITS_NARGS];
     rpc_limits                 limits = RPC_LIMITS_CLIENT;
     grpc_channel_args          args;
     ngx_http_fib_channel_t    *ch;
@@ -373,7 +374,23 @@ ngx_http_fib_channel_get(ngx_str_t *target, ngx_http_fib_ssl_t *ssl,
     arg[3].key = GRPC_ARG_ENABLE_RETRIES;
     arg[3].value.integer = 0;
 
-    n = 4;
+    /*
+     * Flow control without bandwidth probing: a stream's window stays at
+     * 64k, so a streamed range the module stops reading (its client is
+     * slow) holds at most 64k here, in flight, and the backend's pending
+     * send, and then pauses the backend.  With BDP probing on, gRPC grows
+     * the window to megabytes whatever the reader does.
+     */
+
+    arg[4].type = GRPC_ARG_INTEGER;
+    arg[4].key = GRPC_ARG_HTTP2_BDP_PROBE;
+    arg[4].value.integer = 0;
+
+    arg[5].type = GRPC_ARG_INTEGER;
+    arg[5].key = GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES;
+    arg[5].value.integer = 65536;
+
+    n = 6;
 
     /*
      * The minimal filter stack: no client deadline filter (fib_timeout is

@@ -3,7 +3,8 @@
  * ngx_http_fib_handler.c - the fib_pass content handler: GET /fib?n=N is
  * checked here, asked of fibonacci.Fibonacci/GetFib with exact=true, and
  * answered {"n":N,"x":F,"value":"F"}, x only when F(n) fits int64; a list
- * of n, or a POST, goes to ngx_http_fib_batch.c.  Also the prologue of
+ * of n, or a POST, goes to ngx_http_fib_batch.c, from= and to= to
+ * ngx_http_fib_stream.c.  Also the prologue of
  * both content handlers (this one and fib_stats_pass's), and the JSON of
  * one answer, which batches and streams write too.
  */
@@ -116,6 +117,11 @@ ngx_http_fib_handler(ngx_http_request_t *r)
 
     rc = ngx_http_fib_request_init(r, &ctx);
     if (ctx == NULL) {
+        return rc;
+    }
+
+    rc = ngx_http_fib_stream(r, ctx);
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

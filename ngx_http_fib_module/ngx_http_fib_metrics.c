@@ -32,10 +32,11 @@ typedef struct {
 } ngx_http_fib_histogram_t;
 
 
-/* per gRPC method: GetFib, GetStats, Query, GetFibBatch */
+/* per gRPC method: GetFib, GetStats, Query, GetFibBatch, GetFibRange */
 
 typedef struct {
     ngx_atomic_t               started;
+    ngx_atomic_t               msg_received;
     ngx_atomic_t               handled[NGX_HTTP_FIB_METRICS_NCODES];
     ngx_http_fib_histogram_t   handling;
 } ngx_http_fib_grpc_counters_t;
@@ -79,7 +80,7 @@ static const uint64_t  ngx_http_fib_metrics_bound_us[] = {
     1000000, 2500000, 5000000, 10000000
 };
 
-/* in the order of NGX_HTTP_FIB_GET_FIB ... NGX_HTTP_FIB_GET_FIB_BATCH */
+/* in the order of NGX_HTTP_FIB_GET_FIB ... NGX_HTTP_FIB_GET_FIB_RANGE */
 
 static const char  *ngx_http_fib_metrics_grpc_labels[NGX_HTTP_FIB_NMETHODS] = {
     "grpc_type=\"unary\",grpc_service=\"fibonacci.Fibonacci\","
@@ -89,7 +90,9 @@ static const char  *ngx_http_fib_metrics_grpc_labels[NGX_HTTP_FIB_NMETHODS] = {
     "grpc_type=\"unary\",grpc_service=\"stats.Stats\","
     "grpc_method=\"Query\"",
     "grpc_type=\"unary\",grpc_service=\"fibonacci.Fibonacci\","
-    "grpc_method=\"GetFibBatch\""
+    "grpc_method=\"GetFibBatch\"",
+    "grpc_type=\"server_stream\",grpc_service=\"fibonacci.Fibonacci\","
+    "grpc_method=\"GetFibRange\""
 };
 
 /* by the location's method: NGX_HTTP_FIB_GET_FIB, NGX_HTTP_FIB_GET_STATS */
@@ -282,6 +285,22 @@ ngx_http_fib_metrics_attempt(ngx_http_fib_ctx_t *ctx)
 
     ctx->attempt_method = ctx->method;
     ctx->attempt_start = clock_mono_ns();
+}
+
+
+/* a reply message of ctx->method arrived: one of a unary call, or of a stream */
+
+void
+ngx_http_fib_metrics_message(ngx_http_fib_ctx_t *ctx)
+{
+    ngx_http_fib_metrics_t  *m;
+
+    m = ngx_http_fib_metrics_shm(ctx->request);
+    if (m == NULL) {
+        return;
+    }
+
+    ngx_atomic_fetch_add(&m->g[ctx->method].msg_received, 1);
 }
 
 
@@ -500,6 +519,17 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
         p = ngx_slprintf(p, last, "grpc_client_started_total{%s} %uA\n",
                          ngx_http_fib_metrics_grpc_labels[k],
                          m->g[k].started);
+    }
+
+    p = ngx_http_fib_metrics_head(p, last, "grpc_client_msg_received_total",
+            "counter", "Total number of RPC stream messages received by "
+            "the client.");
+
+    for (k = 0; k < NGX_HTTP_FIB_NMETHODS; k++) {
+        p = ngx_slprintf(p, last,
+                         "grpc_client_msg_received_total{%s} %uA\n",
+                         ngx_http_fib_metrics_grpc_labels[k],
+                         m->g[k].msg_received);
     }
 
     p = ngx_http_fib_metrics_head(p, last, "grpc_client_handled_total",

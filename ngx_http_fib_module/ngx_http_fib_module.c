@@ -98,6 +98,20 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       offsetof(ngx_http_fib_loc_conf_t, batch_max),
       &ngx_http_fib_batch_max_bounds },
 
+    { ngx_string("fib_stream_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, stream_buffer),
+      NULL },
+
+    { ngx_string("fib_stream_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, stream_timeout),
+      NULL },
+
     { ngx_string("fib_ssl_trusted_certificate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fib_ssl_file,
@@ -225,6 +239,8 @@ ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
     flcf->backoff_base = NGX_CONF_UNSET_MSEC;
     flcf->backoff_max = NGX_CONF_UNSET_MSEC;
     flcf->batch_max = NGX_CONF_UNSET_UINT;
+    flcf->stream_buffer = NGX_CONF_UNSET_SIZE;
+    flcf->stream_timeout = NGX_CONF_UNSET_MSEC;
 
     return flcf;
 }
@@ -239,6 +255,10 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 5000);
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 3);
     ngx_conf_merge_uint_value(conf->batch_max, prev->batch_max, 1000);
+    ngx_conf_merge_size_value(conf->stream_buffer, prev->stream_buffer,
+                              64 * 1024);
+    ngx_conf_merge_msec_value(conf->stream_timeout, prev->stream_timeout,
+                              600000);
 
     if (conf->backoff_base == NGX_CONF_UNSET_MSEC) {
 
@@ -255,6 +275,12 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"fib_timeout\" must be greater than zero");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->stream_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fib_stream_timeout\" must be greater than zero");
         return NGX_CONF_ERROR;
     }
 

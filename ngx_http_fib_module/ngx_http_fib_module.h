@@ -27,7 +27,8 @@
 #define NGX_HTTP_FIB_GET_STATS       1
 #define NGX_HTTP_FIB_QUERY_STATS     2
 #define NGX_HTTP_FIB_GET_FIB_BATCH   3
-#define NGX_HTTP_FIB_NMETHODS        4
+#define NGX_HTTP_FIB_GET_FIB_RANGE   4
+#define NGX_HTTP_FIB_NMETHODS        5
 
 /* the location handlers, by their method: fib_pass, fib_stats_pass */
 #define NGX_HTTP_FIB_NHANDLERS       2
@@ -57,6 +58,13 @@ typedef void (*ngx_http_fib_done_pt)(ngx_http_fib_tag_t *tag);
  */
 typedef ngx_int_t (*ngx_http_fib_reply_pt)(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
+
+/*
+ * a stream failed after its header was sent: the last words of the answer
+ * (an error line), and what to finalize
+ */
+typedef ngx_int_t (*ngx_http_fib_error_pt)(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, grpc_status_code status, ngx_str_t *details);
 
 /* a call ended UNIMPLEMENTED: another method instead, as reply does */
 typedef ngx_int_t (*ngx_http_fib_fallback_pt)(ngx_http_request_t *r,
@@ -104,6 +112,9 @@ typedef struct {
     ngx_msec_t                 backoff_max;
 
     ngx_uint_t                 batch_max;    /* fib_batch_max */
+
+    size_t                     stream_buffer;   /* fib_stream_buffer */
+    ngx_msec_t                 stream_timeout;  /* fib_stream_timeout */
 } ngx_http_fib_loc_conf_t;
 
 
@@ -140,6 +151,9 @@ struct ngx_http_fib_call_s {
     size_t                     nmd;
     u_char                     traceparent[NGX_HTTP_FIB_TRACEPARENT_LEN];
 
+    unsigned                   pending:1;    /* a batch in flight */
+    unsigned                   reading:1;    /* stream: messages left */
+
     size_t                     msg_len;
     size_t                     id_len;
     u_char                     data[1];      /* message, request id, then
@@ -153,9 +167,11 @@ struct ngx_http_fib_ctx_s {
     ngx_http_fib_call_t       *call;
     ngx_http_fib_reply_pt      reply;
     ngx_http_fib_fallback_pt   fallback;
+    ngx_http_fib_error_pt      error;
     const ProtobufCMessageDescriptor  *reply_type;
     ngx_pool_t                *reply_pool;   /* unpacked replies; r->pool */
     void                      *data;         /* the content handler's */
+    ProtobufCMessage          *stream_req;   /* asked again on a resume */
     ngx_uint_t                 method;       /* NGX_HTTP_FIB_GET_FIB, ... */
 
     int32_t                    n;
@@ -166,7 +182,12 @@ struct ngx_http_fib_ctx_s {
 
     ngx_msec_t                 start;
     ngx_msec_t                 deadline;
+    ngx_msec_t                 stream_deadline;
     ngx_msec_t                 upstream_time;
+
+    ngx_uint_t                 stream_items;   /* sent to the client */
+    off_t                      stream_bytes;
+    ngx_uint_t                 stream_resumed; /* resumed mid-stream */
 
     ngx_event_t                deadline_ev;
     ngx_event_t                retry_ev;
@@ -187,6 +208,8 @@ struct ngx_http_fib_ctx_s {
     unsigned                   metered:1;     /* in fib_requests_in_flight */
     unsigned                   traced:1;      /* trace_id is set */
     unsigned                   has_span:1;    /* an attempt was made */
+    unsigned                   stream:1;      /* a server streaming call */
+    unsigned                   stream_timed_out:1;
 };
 
 
@@ -220,6 +243,11 @@ ngx_int_t ngx_http_fib_call_next(ngx_http_fib_ctx_t *ctx, ngx_uint_t method,
     const ProtobufCMessage *msg, const ProtobufCMessageDescriptor *reply_type,
     ngx_http_fib_reply_pt reply);
 void ngx_http_fib_call_pause(ngx_http_fib_ctx_t *ctx);
+ngx_int_t ngx_http_fib_call_read(ngx_http_fib_ctx_t *ctx);
+ngx_int_t ngx_http_fib_reply_pool(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx);
+ngx_int_t ngx_http_fib_client_wait(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_client_timedout(ngx_http_fib_ctx_t *ctx, char *what);
 void ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_fib_call_done(ngx_http_fib_tag_t *tag);
 void ngx_http_fib_call_abort_all(void);
@@ -244,6 +272,10 @@ ngx_int_t ngx_http_fib_batch_get(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_str_t *list);
 ngx_int_t ngx_http_fib_batch_post(ngx_http_request_t *r);
 
+/* ngx_http_fib_stream.c: GET /fib?from=A&to=B, NDJSON or SSE */
+ngx_int_t ngx_http_fib_stream(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx);
+
 /* ngx_http_fib_health.c: the fib_health content handler */
 ngx_int_t ngx_http_fib_health_handler(ngx_http_request_t *r);
 
@@ -252,6 +284,7 @@ char *ngx_http_fib_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_fib_metrics_postconfiguration(ngx_conf_t *cf);
 void ngx_http_fib_metrics_request(ngx_http_fib_ctx_t *ctx);
 void ngx_http_fib_metrics_attempt(ngx_http_fib_ctx_t *ctx);
+void ngx_http_fib_metrics_message(ngx_http_fib_ctx_t *ctx);
 void ngx_http_fib_metrics_attempt_done(ngx_http_fib_ctx_t *ctx,
     grpc_status_code status);
 

@@ -69,7 +69,6 @@ static ngx_int_t ngx_http_fib_stats_reply(ngx_http_request_t *r,
 static u_char *ngx_http_fib_stats_entry(u_char *p, Stats__FibonacciStat *st);
 static int ngx_libc_cdecl ngx_http_fib_stats_cmp(const void *one,
     const void *two);
-static void ngx_http_fib_stats_pool_cleanup(void *data);
 
 
 #define NGX_HTTP_FIB_STAT_LEN                                                 \
@@ -91,7 +90,6 @@ ngx_http_fib_stats_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
     ngx_str_t                  err;
-    ngx_pool_cleanup_t        *cln;
     ngx_http_fib_ctx_t        *ctx;
     ngx_http_fib_stats_ctx_t  *sctx;
 
@@ -120,20 +118,9 @@ ngx_http_fib_stats_handler(ngx_http_request_t *r)
 
     /* each page is unpacked here and let go once it is formatted */
 
-    ctx->reply_pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE,
-                                      r->connection->log);
-    if (ctx->reply_pool == NULL) {
+    if (ngx_http_fib_reply_pool(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_destroy_pool(ctx->reply_pool);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_fib_stats_pool_cleanup;
-    cln->data = ctx->reply_pool;
 
     sctx->buf_size = NGX_HTTP_FIB_STATS_FRAME_LEN
                      + NGX_HTTP_FIB_STATS_PAGE * NGX_HTTP_FIB_STAT_LEN
@@ -663,22 +650,13 @@ static void
 ngx_http_fib_stats_write(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
-    ngx_event_t               *wev;
-    ngx_connection_t          *c;
     ngx_http_fib_ctx_t        *ctx;
-    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_fib_stats_ctx_t  *sctx;
 
-    c = r->connection;
-    wev = c->write;
     ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
     sctx = ctx->data;
 
-    if (wev->timedout) {
-        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
-                      "fib: client timed out taking /stats");
-        c->timedout = 1;
-        ngx_http_fib_call_end(ctx, NGX_ERROR);
+    if (ngx_http_fib_client_timedout(ctx, "/stats") == NGX_OK) {
         return;
     }
 
@@ -693,21 +671,11 @@ ngx_http_fib_stats_write(ngx_http_request_t *r)
     }
 
     if (sctx->busy) {
-        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-        if (!wev->delayed) {
-            ngx_add_timer(wev, clcf->send_timeout);
-        }
-
-        if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+        if (ngx_http_fib_client_wait(r) != NGX_OK) {
             ngx_http_fib_call_end(ctx, NGX_ERROR);
         }
 
         return;
-    }
-
-    if (wev->timer_set) {
-        ngx_del_timer(wev);
     }
 
     r->write_event_handler = ngx_http_request_empty_handler;
@@ -845,9 +813,3 @@ ngx_http_fib_stats_cmp(const void *one, const void *two)
     return (a->n > b->n) - (a->n < b->n);
 }
 
-
-static void
-ngx_http_fib_stats_pool_cleanup(void *data)
-{
-    ngx_destroy_pool(data);
-}

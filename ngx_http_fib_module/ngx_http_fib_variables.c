@@ -4,6 +4,8 @@
  * $fib_upstream_time, $fib_trace_id and $fib_span_id (their handler is in
  * ngx_http_fib_trace.c), for access logs; not found where nothing was
  * asked.
+ * $fib_stream_items, $fib_stream_bytes and $fib_stream_resumed describe a
+ * streamed range; not found for other requests.
  */
 
 
@@ -18,6 +20,9 @@ static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
 #define NGX_HTTP_FIB_VAR_STATUS         1
 #define NGX_HTTP_FIB_VAR_ATTEMPTS       2
 #define NGX_HTTP_FIB_VAR_UPSTREAM_TIME  3
+#define NGX_HTTP_FIB_VAR_STREAM_ITEMS   4
+#define NGX_HTTP_FIB_VAR_STREAM_BYTES   5
+#define NGX_HTTP_FIB_VAR_STREAM_RESUMED 6
 
 
 static ngx_http_variable_t  ngx_http_fib_vars[] = {
@@ -39,6 +44,15 @@ static ngx_http_variable_t  ngx_http_fib_vars[] = {
 
     { ngx_string("fib_span_id"), NULL, ngx_http_fib_trace_variable,
       1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_stream_items"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_STREAM_ITEMS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_stream_bytes"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_STREAM_BYTES, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_stream_resumed"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_STREAM_RESUMED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -75,7 +89,8 @@ ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     if (ctx == NULL
         || (data == NGX_HTTP_FIB_VAR_N && !ctx->has_n)
-        || (data != NGX_HTTP_FIB_VAR_N && ctx->attempts == 0))
+        || (data != NGX_HTTP_FIB_VAR_N && ctx->attempts == 0)
+        || (data >= NGX_HTTP_FIB_VAR_STREAM_ITEMS && !ctx->stream))
     {
         v->not_found = 1;
         return NGX_OK;
@@ -114,6 +129,18 @@ ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_FIB_VAR_ATTEMPTS:
         p = ngx_sprintf(p, "%ui", ctx->attempts);
+        break;
+
+    case NGX_HTTP_FIB_VAR_STREAM_ITEMS:
+        p = ngx_sprintf(p, "%ui", ctx->stream_items);
+        break;
+
+    case NGX_HTTP_FIB_VAR_STREAM_BYTES:
+        p = ngx_sprintf(p, "%O", ctx->stream_bytes);
+        break;
+
+    case NGX_HTTP_FIB_VAR_STREAM_RESUMED:
+        p = ngx_sprintf(p, "%ui", ctx->stream_resumed);
         break;
 
     default: /* NGX_HTTP_FIB_VAR_UPSTREAM_TIME */
