@@ -1051,6 +1051,14 @@ ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc)
     r = ctx->request;
     c = r->connection;
 
+    if (rc == NGX_ERROR && ctx->call && ctx->call->call
+        && (ctx->call->pending || ctx->call->reading))
+    {
+        /* a stream whose client went away while it was written to */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "fib: request closed, cancelling its gRPC call");
+    }
+
     ngx_http_fib_call_finish(ctx);
 
     ngx_http_finalize_request(r, rc);
