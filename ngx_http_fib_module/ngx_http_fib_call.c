@@ -1051,12 +1051,17 @@ ngx_http_fib_call_end(ngx_http_fib_ctx_t *ctx, ngx_int_t rc)
     r = ctx->request;
     c = r->connection;
 
-    if (rc == NGX_ERROR && ctx->call && ctx->call->call
+    if (ctx->call && ctx->call->call
         && (ctx->call->pending || ctx->call->reading))
     {
-        /* a stream whose client went away while it was written to */
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "fib: request closed, cancelling its gRPC call");
+        /* a stream cut short: by its client (on a write), or HEAD */
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "fib: request closed, cancelling its gRPC call");
+        }
+
+        ngx_http_fib_metrics_attempt_done(ctx, GRPC_STATUS_CANCELLED);
     }
 
     ngx_http_fib_call_finish(ctx);

@@ -585,3 +585,24 @@ GET /fib?from=0&to=1000
 $main::ndjson->(0, 1000)
 --- no_error_log
 [error]
+
+
+
+=== TEST 25: metrics: a stream is one GetFibRange call (one per attempt), each item a message received; HEAD cancels
+--- http_config
+fib_metrics_zone t_stream_metrics;
+--- config
+location = /fib { fib_pass 127.0.0.1:$TEST_NGINX_FIB_PORT; }
+location = /flaky {
+    fib_pass 127.0.0.1:$TEST_NGINX_MOCK_RANGES_PORT;
+    fib_retry_backoff 10ms;
+}
+location = /metrics { fib_metrics; }
+--- request eval
+["GET /fib?from=0&to=9", "HEAD /fib?from=0&to=9",
+ "GET /flaky?from=990&to=1001", "GET /metrics"]
+--- response_body_like eval
+[qr/^\{"n":0,/, qr/^$/, qr/^\{"n":990,/,
+ qr/(?sm)\A(?=.*^\Qgrpc_client_started_total{grpc_type="server_stream",grpc_service="fibonacci.Fibonacci",grpc_method="GetFibRange"} 5\E$)(?=.*^\Qgrpc_client_msg_received_total{grpc_type="server_stream",grpc_service="fibonacci.Fibonacci",grpc_method="GetFibRange"} 23\E$)(?=.*^\Qgrpc_client_handled_total{grpc_type="server_stream",grpc_service="fibonacci.Fibonacci",grpc_method="GetFibRange",grpc_code="OK"} 2\E$)(?=.*^\Qgrpc_client_handled_total{grpc_type="server_stream",grpc_service="fibonacci.Fibonacci",grpc_method="GetFibRange",grpc_code="CANCELLED"} 1\E$)(?=.*^\Qgrpc_client_handled_total{grpc_type="server_stream",grpc_service="fibonacci.Fibonacci",grpc_method="GetFibRange",grpc_code="UNAVAILABLE"} 2\E$)(?=.*^\Qfib_retries_total{handler="fib_pass"} 2\E$)(?=.*^\Qfib_http_responses_total{handler="fib_pass",code="200"} 3\E$)/]
+--- no_error_log
+[error]
