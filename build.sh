@@ -27,6 +27,7 @@ PACKAGES=(
     libsqlite3-dev libpq-dev postgresql-15
     nginx nginx-dev systemd
     nghttp2-client wrk valgrind curl procps openssl libssl-dev prometheus
+    chromium
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     liblist-moreutils-perl libwww-perl libipc-run-perl liburi-perl
     nodejs npm

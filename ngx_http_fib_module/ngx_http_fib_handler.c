@@ -33,7 +33,6 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
 {
     ngx_int_t                  rc;
     ngx_str_t                  message = ngx_string("method not allowed");
-    ngx_table_elt_t           *h;
     ngx_http_fib_ctx_t        *ctx;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -46,24 +45,14 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-
         /* fib_pass also takes POSTed batches */
 
-        if (clcf->handler == ngx_http_fib_handler) {
-            ngx_str_set(&h->value, "GET, HEAD, POST");
-
-        } else {
-            ngx_str_set(&h->value, "GET, HEAD");
+        if (ngx_http_fib_header(r, "Allow",
+                                (clcf->handler == ngx_http_fib_handler)
+                                ? "GET, HEAD, POST" : "GET, HEAD")
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         return ngx_http_fib_send_error(r, NGX_HTTP_NOT_ALLOWED,
@@ -80,6 +69,48 @@ ngx_http_fib_request_init(ngx_http_request_t *r, ngx_http_fib_ctx_t **ctxp)
     return NGX_OK;
 }
 
+
+
+/* a response header, from static strings */
+
+ngx_int_t
+ngx_http_fib_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+/*
+ * pages that are only read (fib_metrics, fib_status): NGX_OK for GET and
+ * HEAD, with any body discarded; else what to finalize with (405)
+ */
+
+ngx_int_t
+ngx_http_fib_get_only(ngx_http_request_t *r)
+{
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return (ngx_http_fib_header(r, "Allow", "GET, HEAD") == NGX_OK)
+               ? NGX_HTTP_NOT_ALLOWED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_discard_request_body(r);
+}
 
 ngx_http_fib_ctx_t *
 ngx_http_fib_ctx_create(ngx_http_request_t *r)

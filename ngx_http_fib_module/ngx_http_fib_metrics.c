@@ -453,28 +453,11 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
     ngx_buf_t                 *b;
     ngx_uint_t                 i, k, n;
     ngx_chain_t                out;
-    ngx_table_elt_t           *h;
     ngx_http_fib_metrics_t        *m;
     ngx_http_fib_main_conf_t      *fmcf;
     ngx_http_fib_grpc_counters_t  *g;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_fib_get_only(r);
     if (rc != NGX_OK) {
         return rc;
     }

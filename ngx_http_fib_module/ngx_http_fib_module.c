@@ -63,6 +63,13 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fib_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_fib_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fib_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,

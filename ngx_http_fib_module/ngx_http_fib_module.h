@@ -115,6 +115,8 @@ typedef struct {
 
     size_t                     stream_buffer;   /* fib_stream_buffer */
     ngx_msec_t                 stream_timeout;  /* fib_stream_timeout */
+
+    ngx_str_t                  status_page;  /* fib_status, made at start */
 } ngx_http_fib_loc_conf_t;
 
 
@@ -258,6 +260,8 @@ ngx_int_t ngx_http_fib_request_init(ngx_http_request_t *r,
 ngx_int_t ngx_http_fib_query_arg(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
 ngx_http_fib_ctx_t *ngx_http_fib_ctx_create(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_header(ngx_http_request_t *r, char *key, char *value);
+ngx_int_t ngx_http_fib_get_only(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_parse_int(u_char *p, size_t len, int32_t *n,
     ngx_str_t *err);
 size_t ngx_http_fib_item_size(Fibonacci__FibonacciResponse *resp);
@@ -278,6 +282,9 @@ ngx_int_t ngx_http_fib_stream(ngx_http_request_t *r,
 
 /* ngx_http_fib_health.c: the fib_health content handler */
 ngx_int_t ngx_http_fib_health_handler(ngx_http_request_t *r);
+
+/* ngx_http_fib_status.c: the fib_status page */
+char *ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_fib_metrics.c: the shared counters and fib_metrics */
 char *ngx_http_fib_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
