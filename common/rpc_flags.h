@@ -1,5 +1,6 @@
 /* rpc_flags.h - the command-line flags both daemons take for their gRPC
- * server (TLS files, limits, the metrics endpoint), as entries of a flags.h table:
+ * server (TLS files, limits, the metrics endpoint), as entries of a flags.h
+ * table:
  *
  *   rpc_server_opts so = RPC_SERVER_OPTS_INIT;
  *   const flag_def defs[] = { ..., RPC_SERVER_FLAGS(&so), {NULL, ...} };

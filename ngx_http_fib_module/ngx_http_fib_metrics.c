@@ -288,7 +288,7 @@ ngx_http_fib_metrics_attempt(ngx_http_fib_ctx_t *ctx)
 }
 
 
-/* a reply message of ctx->method arrived: one of a unary call, or of a stream */
+/* a reply message of ctx->method arrived: a unary call's, or a stream's */
 
 void
 ngx_http_fib_metrics_message(ngx_http_fib_ctx_t *ctx)
