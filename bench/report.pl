@@ -53,7 +53,7 @@ for (lines('status.tsv')) {
 }
 # Table order: by nginx worker count (case 5, without nginx, after the
 # first group), then by case.
-my @case_order = qw(1 1b 2 3 3t 4 5 6c 6w 6m 7 soak);
+my @case_order = qw(1 1b 2 3 3m 3t 4 5 6c 6w 6m 7 soak);
 my %rank = map { $case_order[$_] => $_ } 0 .. $#case_order;
 @order = sort {
     my ($x, $y) = map { my ($c, $w) = split /\|/; [ $w eq '-' ? 1.5 : $w,
@@ -111,7 +111,7 @@ my @workers = @{ $meta{workers} };
 my (%ratios, @targets);
 for my $w (@workers) {
     for ([ '3/1', 3, 1 ], [ '3/2', 3, 2 ], [ '4/3', 4, 3 ],
-         [ '3t/3', '3t', 3 ]) {
+         [ '3t/3', '3t', 3 ], [ '3m/3', '3m', 3 ]) {
         my ($name, $a, $b) = @$_;
         my ($x, $y) = (fig($a, $w, 'rps'), fig($b, $w, 'rps'));
         $ratios{$w}{$name} = defined $x && defined $y && $y > 0
@@ -135,6 +135,8 @@ for my $w (@workers) {
         defined $rps3 && $rps3 >= 67000);
     target('stats reporting cost (ratio 4/3)', $w, $r->{'4/3'}, '<= 1.05',
         defined $r->{'4/3'} && $r->{'4/3'} <= 1.05);
+    target('metrics on vs off (ratio 3m/3)', $w, $r->{'3m/3'}, '>= 0.97',
+        defined $r->{'3m/3'} && $r->{'3m/3'} >= 0.97);
     target('TLS on both hops vs plaintext (ratio 3t/3)', $w, $r->{'3t/3'},
         '>= 0.85', defined $r->{'3t/3'} && $r->{'3t/3'} >= 0.85);
     my $p99 = fig(3, $w, 'p99_us');
@@ -295,7 +297,7 @@ print "\nratios of throughput (req/s)\n";
 for my $w (@workers) {
     printf "  workers %s: %s\n", $w, join '   ', map {
         "$_ = " . (defined $ratios{$w}{$_} ? sprintf('%.2f', $ratios{$w}{$_})
-            : '-') } '3/1', '3/2', '4/3', '3t/3';
+            : '-') } '3/1', '3/2', '4/3', '3t/3', '3m/3';
 }
 
 print "\ntargets (shown, never enforced)\n";
