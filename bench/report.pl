@@ -53,7 +53,7 @@ for (lines('status.tsv')) {
 }
 # Table order: by nginx worker count (case 5, without nginx, after the
 # first group), then by case.
-my @case_order = qw(1 1b 2 3 3m 3t 4 5 6c 6w 6m 7 soak);
+my @case_order = qw(1 1b 2 3 3m 3t 4 5 6c 6w 6m 7 8 8s 9b 9u 10 soak);
 my %rank = map { $case_order[$_] => $_ } 0 .. $#case_order;
 @order = sort {
     my ($x, $y) = map { my ($c, $w) = split /\|/; [ $w eq '-' ? 1.5 : $w,
@@ -68,9 +68,10 @@ for (lines('results.jsonl')) {
     push @{ $e->{runs} }, $r;
 }
 
-my @metrics = qw(rps p50_us p75_us p90_us p99_us p999_us max_us mean_us);
+my @metrics = qw(rps p50_us p75_us p90_us p99_us p999_us max_us mean_us
+    mb_s items_s);
 sub median {
-    my @v = sort { $a <=> $b } @_;
+    my @v = sort { $a <=> $b } grep { defined } @_;
     return undef unless @v;
     return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
 }
@@ -156,6 +157,36 @@ for my $w (@workers) {
     target('warm big n p50 / (case 3 p50 + transfer)', $w, $v, '<= 2.0',
         defined $v && $v <= 2.0);
 }
+# Streams (case 8 against the same bytes from a static file, 8s) and
+# batches (one batch of B n, 9b, against B unary requests, 9u: numbers
+# answered per second).
+my (@streams, @batches);
+for my $w (@workers) {
+    my ($s, $c) = (fig(8, $w, 'mb_s'), fig('8s', $w, 'mb_s'));
+    if (defined $s || defined $c) {
+        my $r = defined $s && defined $c && $c > 0
+            ? 0 + sprintf('%.3f', $s / $c) : undef;
+        push @streams, { workers => $w, mb_s => $s,
+            items_s => fig(8, $w, 'items_s'), static_mb_s => $c, ratio => $r };
+        target('stream MB/s / static file MB/s (ratio 8/8s)', $w, $r,
+            '>= 0.3', defined $r && $r >= 0.3);
+    }
+    my ($b, $u) = (fig('9b', $w, 'rps'), fig('9u', $w, 'rps'));
+    if (defined $b || defined $u) {
+        my $k = $meta{batch_size} || 100;
+        my $nb = defined $b ? $b * $k : undef;
+        my $r = defined $nb && $u ? 0 + sprintf('%.3f', $nb / $u) : undef;
+        push @batches, { workers => $w, batch_size => $k,
+            batch_numbers_s => $nb, unary_numbers_s => $u, ratio => $r };
+        target("numbers/s, batches of $k / unary (ratio 9b/9u)", $w, $r,
+            '>= 5', defined $r && $r >= 5);
+    }
+}
+# Case 10: RSS growth while a slow client reads the stream.
+my @slow = map { decode_json($_) } lines('slow.jsonl');
+target("RSS growth (kB) under a slow reader: $_->{process}", 1,
+    $_->{growth_kb}, '< 8192', $_->{growth_kb} < 8192) for @slow;
+
 # Cold big n: fibonacci-service CPU per cold request against GMP alone
 # (mpz_fib_ui + mpz_get_str) for the same n, measured in the same run.
 my %gmp;
@@ -265,7 +296,7 @@ for my $k (@order) {
         next;
     }
     printf "%-4s %-3s %12s %9s %9s %9s %5d  %s\n", $e->{case}, $e->{workers},
-        num($m->{rps}, '%.0f'), ms($m->{p50_us}), ms($m->{p99_us}),
+        num($m->{rps}, $m->{rps} < 10 ? '%.2f' : '%.0f'), ms($m->{p50_us}), ms($m->{p99_us}),
         ms($m->{p999_us}), scalar @{ $e->{runs} }, $e->{title};
 }
 
@@ -291,6 +322,34 @@ if (@cold) {
         num($_->{n}, '%d'), num($_->{fibonacci_service_us}, '%.1f'),
         num($_->{gmp_alone_us}, '%.1f'),
         defined $_->{ratio} ? sprintf('%.2f', $_->{ratio}) : '-' for @cold;
+}
+
+if (@streams) {
+    print "\nstream /fib?from=0&to=$meta{stream_to} read whole (case 8) against "
+        . "nginx serving the same bytes from a file (8s), medians\n";
+    printf "  %-3s %12s %12s %14s %8s\n", 'w', 'MB/s', 'items/s',
+        'static MB/s', '8/8s';
+    printf "  %-3s %12s %12s %14s %8s\n", $_->{workers}, num($_->{mb_s}, '%.1f'),
+        num($_->{items_s}, '%.0f'), num($_->{static_mb_s}, '%.1f'),
+        defined $_->{ratio} ? sprintf('%.3f', $_->{ratio}) : '-' for @streams;
+}
+if (@batches) {
+    print "\nnumbers answered per second: one batch of $batches[0]{batch_size} n "
+        . "(9b) against the same n one per request (9u), medians\n";
+    printf "  %-3s %14s %14s %8s\n", 'w', 'batch', 'unary', '9b/9u';
+    printf "  %-3s %14s %14s %8s\n", $_->{workers},
+        num($_->{batch_numbers_s}, '%.0f'), num($_->{unary_numbers_s}, '%.0f'),
+        defined $_->{ratio} ? sprintf('%.2f', $_->{ratio}) : '-' for @batches;
+}
+if (@slow) {
+    printf "\nRSS (kB) while one client reads the stream at %d bytes/s for "
+        . "%d s (case 10; it read %s bytes)\n", $slow[0]{rate}, $slow[0]{secs},
+        num($slow[0]{bytes_read}, '%d');
+    printf "  %-36s %8s %10s %10s %10s\n", 'process', 'pid', 'before',
+        'max', 'growth';
+    printf "  %-36s %8d %10s %10s %+10d\n", $_->{process}, $_->{pid},
+        num($_->{before_kb}, '%d'), num($_->{max_kb}, '%d'),
+        $_->{growth_kb} for @slow;
 }
 
 print "\nratios of throughput (req/s)\n";
@@ -343,6 +402,9 @@ my $json = {
     ($soak ? (soak => $soak) : ()),
     ($cache ? (cache => $cache) : ()),
     (@cold ? (cold_big_n => \@cold) : ()),
+    (@streams ? (streams => \@streams) : ()),
+    (@batches ? (batches => \@batches) : ()),
+    (@slow ? (slow_reader => \@slow) : ()),
 };
 open my $fh, '>', $out or die "$out: $!\n";
 print $fh JSON::PP->new->canonical->pretty->encode($json);

@@ -9,6 +9,11 @@
 #                                    and body of a GetFib(n=N) call
 #   verify.pl stats-json FILE COUNT  FILE holds /stats with COUNT distinct n,
 #                                    each recorded once
+#   verify.pl fib-ndjson FILE FROM TO [prefix]  FILE holds the NDJSON stream
+#                                    of /fib?from=FROM&to=TO (prefix: only
+#                                    the first complete lines, as a client
+#                                    that stopped reading has them)
+#   verify.pl fib-batch FILE N,N,...  FILE holds the JSON array of a batch
 use strict;
 use warnings;
 use JSON::PP;
@@ -18,8 +23,10 @@ my %check = (
     'fib-json'   => \&fib_json,
     'grpc-fib'   => \&grpc_fib,
     'stats-json' => \&stats_json,
+    'fib-ndjson' => \&fib_ndjson,
+    'fib-batch'  => \&fib_batch,
 );
-die "usage: $0 fib-json|grpc-fib|stats-json ARGS\n"
+die "usage: $0 fib-json|grpc-fib|stats-json|fib-ndjson|fib-batch ARGS\n"
     unless defined $what && $check{$what};
 my $err = $check{$what}->(@args);
 if (defined $err) {
@@ -51,9 +58,10 @@ sub fib_small {
 
 # Checks a decimal string against F(n) without big integers: its number of
 # digits (from Binet's formula), its leading digits (same) and its last 15
-# digits (F(n) mod 10^15 by iteration). Returns undef or what is wrong.
+# digits (F(n) mod 10^15 by iteration, or given as $tail by a caller that
+# walks a sequence). Returns undef or what is wrong.
 sub check_decimal {
-    my ($n, $value) = @_;
+    my ($n, $value, $tail) = @_;
     return "value is not a decimal string" unless $value =~ /^[0-9]+$/;
     if ($n <= 92) {
         my $want = fib_small($n);
@@ -63,18 +71,40 @@ sub check_decimal {
     my $digits = int($log) + 1;
     return "value has " . length($value) . " digits, F($n) has $digits"
         unless length $value == $digits;
-    my $lead = sprintf '%.6f', 10 ** ($log - int $log);
-    $lead =~ s/\.//;
-    $lead = substr $lead, 0, 5;
+    # the first five digits: truncated, not rounded (33954.9 starts 33954)
+    my $lead = int(10 ** ($log - int($log) + 4));
     return "value starts " . substr($value, 0, 5) . ", F($n) starts $lead"
         unless substr($value, 0, 5) eq $lead;
-    my $mod = 10**15;
-    my ($a, $b) = (0, 1);
-    ($a, $b) = ($b, ($a + $b) % $mod) for 1 .. $n;
-    my $tail = sprintf '%015d', $a;
+    $tail //= fib_mod15($n);
+    $tail = sprintf '%015d', $tail;
     return "value ends " . substr($value, -15) . ", F($n) ends $tail"
         unless substr($value, -15) eq $tail;
     return undef;
+}
+
+# F(n) mod 10^15.
+sub fib_mod15 {
+    my ($n) = @_;
+    my $mod = 10**15;
+    my ($a, $b) = (0, 1);
+    ($a, $b) = ($b, ($a + $b) % $mod) for 1 .. $n;
+    return $a;
+}
+
+# One unary answer (a decoded JSON object) for n; $tail as check_decimal.
+sub check_answer {
+    my ($j, $n, $tail) = @_;
+    return "not a JSON object" unless ref $j eq 'HASH';
+    return "\"n\" is " . ($j->{n} // 'missing') . ", want $n"
+        unless ($j->{n} // 0) == $n;
+    return "no \"value\" for n = $n" unless defined $j->{value};
+    if ($n <= 92 && $n > 0) {
+        my $want = fib_small($n);
+        return "\"x\" is " . ($j->{x} // 'missing') . ", want $want"
+            unless defined $j->{x} && $j->{x} == $want;
+    }
+    my $bad = check_decimal($n, $j->{value}, $tail);
+    return defined $bad ? "F($n): $bad" : undef;
 }
 
 # The JSON object in FILE, or (undef, what is wrong).
@@ -169,6 +199,54 @@ sub stats_json {
     for my $i (1 .. $#$list) {
         return "fibonacci_stats not sorted by n at index $i"
             unless $list->[$i]{n} > $list->[$i - 1]{n};
+    }
+    return undef;
+}
+
+# A streamed range: one unary answer per line, n = FROM .. TO in order.
+# The last 15 digits are walked along (one addition per line), so a long
+# range costs one pass.
+sub fib_ndjson {
+    my ($file, $from, $to, $prefix) = @_;
+    my $body = slurp($file);
+    my @lines = split /\n/, $body, -1;
+    my $last = pop @lines;              # after the final newline: empty
+    return "the stream does not end with a newline: ..."
+        . short(substr $body, -200) if length $last && !$prefix;
+    return "no complete line in the stream" unless @lines;
+    my $want = $to - $from + 1;
+    return "the stream has " . @lines . " lines, want $want"
+        if @lines != $want && !$prefix;
+    return "the stream has more than $want lines" if @lines > $want;
+    my $mod = 10**15;
+    my ($a, $b) = (fib_mod15($from), fib_mod15($from + 1));
+    for my $i (0 .. $#lines) {
+        my $n = $from + $i;
+        # the module's exact layout, read without a JSON parser (JSON::PP
+        # takes seconds for a 40 MB stream); anything else is decoded
+        my $j = $lines[$i] =~ /^\{"n":(\d+)(?:,"x":(\d+))?,"value":"(\d+)"\}\z/
+            ? { n => $1, (defined $2 ? (x => $2) : ()), value => $3 }
+            : eval { decode_json($lines[$i]) };
+        return "line " . ($i + 1) . " is not JSON: " . short($lines[$i])
+            unless defined $j;
+        my $bad = check_answer($j, $n, $a);
+        return "line " . ($i + 1) . ": $bad" if defined $bad;
+        ($a, $b) = ($b, ($a + $b) % $mod);
+    }
+    return undef;
+}
+
+# A batch: the JSON array of the unary answers, in request order.
+sub fib_batch {
+    my ($file, $list) = @_;
+    my @n = split /,/, $list;
+    my $body = slurp($file);
+    my $j = eval { decode_json($body) };
+    return "not a JSON array: " . short($body) unless ref $j eq 'ARRAY';
+    return "the array has " . @$j . " answers, want " . @n unless @$j == @n;
+    for my $i (0 .. $#n) {
+        my $bad = check_answer($j->[$i], $n[$i]);
+        return "answer $i: $bad" if defined $bad;
     }
     return undef;
 }

@@ -46,3 +46,21 @@ check_grpc() {   # url http1|h2c
     REASON=$(perl "$BENCH/verify.pl" grpc-fib "$f.headers" "$f.body" "$FIB_N" 2>&1) \
         || why "$1: $REASON"
 }
+
+# Cases 8 and 8s: the whole NDJSON stream of /fib?from=FROM&to=TO, exact.
+# The body is kept in FILE when given (8s serves it as a static file).
+check_stream() {   # url from to [file]
+    local f=${4:-$RUN/check.stream}
+    get_200 "$1" "$f" || return 1
+    REASON=$(perl "$BENCH/verify.pl" fib-ndjson "$f" "$2" "$3" 2>&1) \
+        || why "$1: $REASON"
+}
+
+# Case 9b: a batch answers every n of the list, exactly and in order (9u,
+# the same n one per request, is checked with check_fib_json).
+check_batch() {   # url list
+    local f=$RUN/check.body
+    get_200 "$1" "$f" || return 1
+    REASON=$(perl "$BENCH/verify.pl" fib-batch "$f" "$2" 2>&1) \
+        || why "$1: $REASON"
+}

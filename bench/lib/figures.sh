@@ -136,3 +136,81 @@ measure_h2load() {   # case workers port
     rm -f "$out.log"
     keep_result "$id" "$workers" "$ROUND" "$out.txt"
 }
+
+# Case 8 and 8s: whole streams (or the same bytes as a static file), one
+# after another on one connection at a time, each read by curl into
+# /dev/null, for the round's seconds (at least one). One BENCH_RESULT line
+# as wrk's, "requests" being streams, plus MB/s and items/s; a transfer
+# that is not HTTP 200 or not the expected size is an error.
+measure_stream() {   # case workers url bytes items
+    local id=$1 workers=$2 url=$3 bytes=$4 items=$5
+    local out=$RUN/stream-$id-w$workers-$ROUND.txt secs
+    secs=$(round_secs)
+    CPU_BEFORE=$(cpu_ticks)
+    perl - "$url" "$bytes" "$items" "$secs" >"$out" 2>&1 <<'PERL' \
+        || { tail -n 5 "$out" >&2; why "the stream reader failed"; return 1; }
+use strict; use warnings; use Time::HiRes qw(time);
+my ($url, $bytes, $items, $secs) = @ARGV;
+my (@t, $bad, $got) = ();
+my $end = time + $secs;
+do {
+    my $w = `curl -sS --max-time 120 -o /dev/null -w '%{http_code} %{size_download} %{time_total}' '$url'`;
+    my ($code, $size, $tt) = split ' ', $w // '';
+    if (($code // '') ne '200' || ($size // -1) != $bytes) {
+        $bad++;
+        print STDERR "transfer: HTTP ", $code // '?', ", ", $size // '?',
+            " bytes (want 200, $bytes)\n";
+    } else {
+        push @t, $tt * 1e6;
+    }
+} while (time < $end && !$bad);
+my $n = @t;
+my $sum = 0; $sum += $_ for @t;
+my @s = sort { $a <=> $b } @t;
+my $p = sub { $n ? $s[int(($n - 1) * $_[0])] : 0 };
+printf 'BENCH_RESULT {"requests":%d,"duration_s":%.6f,"rps":%.4f,'
+    . '"bytes":%d,"mb_s":%.3f,"items_s":%.1f,"p50_us":%d,"p75_us":%d,'
+    . '"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f,'
+    . '"errors":{"connect":0,"read":0,"write":0,"status":%d,"timeout":0}}' . "\n",
+    $n, $sum / 1e6, $n ? $n / ($sum / 1e6) : 0, $n * $bytes,
+    $sum ? $n * $bytes / $sum : 0, $sum ? $n * $items * 1e6 / $sum : 0,
+    $p->(0.5), $p->(0.75), $p->(0.9), $p->(0.99), $p->(0.999),
+    $n ? $s[-1] : 0, $n ? $sum / $n : 0, $bad // 0;
+PERL
+    keep_result "$id" "$workers" "$ROUND" "$out"
+}
+
+# Case 10: a client reads PATH at RATE bytes/s for SECS seconds
+# (slowread.pl), then leaves; RSS of the given processes before, and every
+# second while it reads. One JSON line per process into slow.jsonl; what
+# was read must be a correct start of the stream.
+slow_reader() {   # port path from to rate secs pid:label...
+    local port=$1 path=$2 from=$3 to=$4 rate=$5 secs=$6 reader i p kb got
+    shift 6
+    local -A base=() max=()
+    for p; do
+        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/${p%%:*}/status" 2>/dev/null) \
+            || { why "process ${p#*:} is gone"; return 1; }
+        base[$p]=$kb max[$p]=$kb
+    done
+    perl "$BENCH/slowread.pl" 127.0.0.1 "$port" "$path" "$rate" "$secs" \
+        "$RUN/slow.body" >"$RUN/slow.out" 2>&1 &
+    reader=$!
+    for ((i = 0; i < secs; i++)); do
+        sleep 1      # a sample a second: there is no event to wait for
+        for p; do
+            kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/${p%%:*}/status" 2>/dev/null) || continue
+            ((kb > max[$p])) && max[$p]=$kb
+        done
+    done
+    wait "$reader" || { why "slow reader: $(head -c 300 "$RUN/slow.out")"; return 1; }
+    read -r code got <"$RUN/slow.out"
+    [[ $code == 200 ]] || { why "slow reader: HTTP $code"; return 1; }
+    REASON=$(perl "$BENCH/verify.pl" fib-ndjson "$RUN/slow.body" "$from" "$to" \
+        prefix 2>&1) || { why "slow reader got a wrong stream: $REASON"; return 1; }
+    for p; do
+        printf '{"process":"%s","pid":%d,"before_kb":%d,"max_kb":%d,"growth_kb":%d,"secs":%d,"rate":%d,"bytes_read":%d}\n' \
+            "${p#*:}" "${p%%:*}" "${base[$p]}" "${max[$p]}" \
+            $((max[$p] - base[$p])) "$secs" "$rate" "$got" >>"$RUN/slow.jsonl"
+    done
+}
