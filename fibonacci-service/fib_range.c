@@ -1,17 +1,26 @@
 /* fib_range.c - GetFibRange: a server stream of F(from) .. F(to).
  *
  * Computed incrementally: F(from) and F(from+1) once (mpz_fib2_ui), then
- * one addition per item. Each item is one compute pool job (niced, FIFO),
- * so a long range yields to every other job between items, and never runs
- * on a server thread.
+ * one addition per item. The items are computed in chunks: one compute pool
+ * job (niced, FIFO) turns the next items into decimal, one after another in
+ * one buffer, until it holds RANGE_CHUNK bytes (at least one item), so a
+ * long range yields to every other job between chunks and never computes
+ * on a server thread. The chunk's items are then sent one message each;
+ * each send's callback (a server thread) sends the next item of the chunk
+ * at once, and queues the next chunk's job only when the chunk is used up.
+ * A job per item cost two thread hand-offs per item, which was most of the
+ * daemon's time (bench case 8, bench/README.md).
  *
- * Backpressure: the job for item k+1 is queued only when the message of
- * item k has gone out (rpc_stream's callback); gRPC completes a send only
- * when HTTP/2 flow control let it into the transport. So a client that
- * reads slowly pauses the computation, and one stream holds at most: the
- * two GMP integers (about 0.09 * n bytes each for F(n)), one decimal string
- * and one packed message in flight (about 0.21 * n bytes each), i.e. about
- * 0.6 * to bytes plus gRPC's per-stream window.
+ * Backpressure: the next message is sent only when the previous one has
+ * gone out (rpc_stream's callback); gRPC completes a send only when HTTP/2
+ * flow control let it into the transport. So a client that reads slowly
+ * pauses the computation, and one stream holds at most: the two GMP
+ * integers (about 0.09 * n bytes each for F(n)), the chunk's buffer (it
+ * stops filling at RANGE_CHUNK bytes, so it holds less than RANGE_CHUNK
+ * plus one decimal string of about 0.21 * n bytes, and is allocated at
+ * most twice that) and one packed message in flight (about 0.21 * n
+ * bytes): under 2 * RANGE_CHUNK + 0.9 * to bytes, plus gRPC's per-stream
+ * window.
  *
  * Cancellation: a client that cancels or leaves fails the send in flight
  * and marks the stream; the next job sees it and stops before computing.
@@ -20,6 +29,7 @@
 #include <gmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fibonacci/fib.pb-c.h"
 
@@ -30,16 +40,22 @@
 #include "mem.h"
 #include "rpc_stream.h"
 
+/* A chunk's decimals fill up to this many bytes (or one item). */
+#define RANGE_CHUNK (64 * 1024)
+
 typedef struct {
     rpc_stream    *stream;
     const fib_rpc *rpc;
     int            from;
     int            next;        /* the n of the next message */
     int            to;
-    bool           started;     /* a and b hold F(next), F(next + 1) */
+    int            computed;    /* the n after the chunk's last item */
+    bool           started;     /* a and b hold F(computed), F(computed+1) */
     mpz_t          a, b;
-    char          *digits;      /* decimal of F(next), reused */
-    size_t         cap;
+    char          *digits;      /* the chunk: NUL-terminated decimals of */
+    size_t         cap;         /*   F(next) .. F(computed - 1), reused */
+    size_t         pos;         /* where F(next)'s decimal starts */
+    size_t         len;
     grpc_status_code status;    /* the end, for the log */
 } fib_range;
 
@@ -73,7 +89,19 @@ static void range_end(fib_range *r, grpc_status_code code, const char *msg) {
     free(r);
 }
 
-/* On a pool thread: compute and send item `next`. */
+/* Send item `next`, the next of the chunk. The callback may run before
+ * rpc_stream_send() returns: nothing touches r after it. */
+static void range_send_next(fib_range *r) {
+    Fibonacci__FibonacciResponse resp = FIBONACCI__FIBONACCI_RESPONSE__INIT;
+    resp.n = r->next;
+    resp.value = r->digits + r->pos;
+    if (r->next <= FIB_SMALL_MAX) resp.x = fib_small(r->next);
+    r->pos += strlen(resp.value) + 1;
+    r->next++;
+    rpc_stream_send(r->stream, &resp.base);
+}
+
+/* On a pool thread: compute the next chunk and send its first item. */
 static void range_step(void *arg) {
     fib_range *r = arg;
     if (rpc_stream_cancelled(r->stream)) {
@@ -82,24 +110,23 @@ static void range_step(void *arg) {
     }
     if (!r->started) {
         mpz_fib2_ui(r->b, r->a, (unsigned long)r->next + 1);
+        r->computed = r->next;
         r->started = true;
     }
-    size_t need = mpz_sizeinbase(r->a, 10) + 2;
-    if (need > r->cap) {
-        r->cap = need * 2;
-        r->digits = xrealloc(r->digits, r->cap);
+    r->pos = r->len = 0;
+    while (r->computed <= r->to && (r->len == 0 || r->len < RANGE_CHUNK)) {
+        size_t need = r->len + mpz_sizeinbase(r->a, 10) + 2;
+        if (need > r->cap) {
+            r->cap = 2 * need;
+            r->digits = xrealloc(r->digits, r->cap);
+        }
+        mpz_get_str(r->digits + r->len, 10, r->a);
+        r->len += strlen(r->digits + r->len) + 1;
+        mpz_add(r->a, r->a, r->b);
+        mpz_swap(r->a, r->b);
+        r->computed++;
     }
-    mpz_get_str(r->digits, 10, r->a);
-
-    Fibonacci__FibonacciResponse resp = FIBONACCI__FIBONACCI_RESPONSE__INIT;
-    resp.n = r->next;
-    resp.value = r->digits;
-    if (r->next <= FIB_SMALL_MAX) resp.x = fib_small(r->next);
-    /* advance first: the callback may run before send returns */
-    mpz_add(r->a, r->a, r->b);
-    mpz_swap(r->a, r->b);
-    r->next++;
-    rpc_stream_send(r->stream, &resp.base);
+    range_send_next(r);
 }
 
 /* On a server thread: the last message went out, or the call is over. */
@@ -110,6 +137,8 @@ static void range_sent(rpc_stream *st, bool ok, void *ud) {
         range_end(r, GRPC_STATUS_CANCELLED, NULL);
     } else if (r->next > r->to) {
         range_end(r, GRPC_STATUS_OK, NULL);
+    } else if (r->pos < r->len && !rpc_stream_cancelled(r->stream)) {
+        range_send_next(r);
     } else if (!compute_pool_continue(r->rpc->pool, range_step, r)) {
         range_end(r, GRPC_STATUS_UNAVAILABLE, "the server is stopping");
     }

@@ -9,8 +9,13 @@
  *   the 5 ms target (a figure on a shared machine, not a threshold), and
  *   they must all be answered before the range ends (no call waits for
  *   the stream). Then the reader cancels; what it got was in order with
- *   the right values' lengths. */
+ *   the right values' lengths.
+ * - Every value of ranges that span many of the daemon's chunks (it turns
+ *   items into decimal about 64 KiB at a time), starting at 0 and in the
+ *   middle, is exactly GMP's mpz_fib_ui(n), computed here for each n on
+ *   its own; x is set for n <= 92. */
 #include <check.h>
+#include <gmp.h>
 #include <grpc/grpc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -191,12 +196,79 @@ START_TEST(small_calls_answered_during_a_long_range) {
 }
 END_TEST
 
+/* --- exact values across chunks ------------------------------------------- */
+
+typedef struct {
+    int   next;
+    int   bad;                 /* the first wrong n, or -1 */
+    mpz_t want;
+} exact_reader;
+
+static bool exact_msg(const uint8_t *msg, size_t len, void *ud) {
+    exact_reader *er = ud;
+    Fibonacci__FibonacciResponse *res =
+        fibonacci__fibonacci_response__unpack(NULL, len, msg);
+    mpz_fib_ui(er->want, (unsigned long)er->next);
+    char *want = mpz_get_str(NULL, 10, er->want);
+    bool ok = res != NULL && res->n == er->next && res->value != NULL
+              && strcmp(res->value, want) == 0
+              && (er->next > FIB_SMALL_MAX
+                  || res->x == (int64_t)mpz_get_ui(er->want));
+    if (!ok && er->bad < 0) er->bad = er->next;
+    free(want);
+    if (res) fibonacci__fibonacci_response__free_unpacked(res, NULL);
+    er->next++;
+    return true;
+}
+
+START_TEST(range_values_exact_across_chunks) {
+    grpc_init();
+    log_init("test", LOG_WARN);
+    fib_cache *cache = fib_cache_create(64u << 20, fib_decimal);
+    compute_pool *pool = compute_pool_start(2, 1024);
+    fib_rpc rpc = { cache, NULL, 1000000, pool, 1024, 100000, 1000,
+                    64LL << 20 };
+    rpc_server *server = rpc_server_create("127.0.0.1:0", 2);
+    rpc_server_add_method(server, FIB_RANGE_METHOD, fib_range_handler, &rpc);
+    ck_assert_int_eq(rpc_server_start(server), 0);
+    snprintf(target, sizeof(target), "127.0.0.1:%d", rpc_server_port(server));
+    grpc_channel *ch = rpc_client_channel(target);
+
+    /* about 1 MB and 0.7 MB of decimals: many chunks, boundaries inside */
+    static const int ranges[][2] = { { 0, 3000 }, { 7777, 8200 } };
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        exact_reader er = { .next = ranges[i][0], .bad = -1 };
+        mpz_init(er.want);
+        Fibonacci__FibRangeRequest req = FIBONACCI__FIB_RANGE_REQUEST__INIT;
+        req.from = ranges[i][0];
+        req.to = ranges[i][1];
+        req.exact = true;
+        rpc_result r = rpc_client_stream(ch, FIB_RANGE_METHOD, &req.base,
+                                         exact_msg, &er, TIMEOUT, NULL);
+        mpz_clear(er.want);
+        ck_assert_int_eq(r.status, GRPC_STATUS_OK);
+        ck_assert_msg(er.bad < 0, "F(%d) is wrong in range %d..%d", er.bad,
+                      ranges[i][0], ranges[i][1]);
+        ck_assert_int_eq(er.next, ranges[i][1] + 1);
+        free(r.details);
+    }
+
+    grpc_channel_destroy(ch);
+    rpc_server_shutdown(server, 5 * NS_PER_SEC);
+    compute_pool_stop(pool);
+    rpc_server_destroy(server);
+    fib_cache_destroy(cache);
+    grpc_shutdown();
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("fib_range");
     TCase *tc = tcase_create("fib_range");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, continue_goes_past_a_full_queue_in_order);
     tcase_add_test(tc, small_calls_answered_during_a_long_range);
+    tcase_add_test(tc, range_values_exact_across_chunks);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
