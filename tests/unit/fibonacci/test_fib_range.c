@@ -89,10 +89,25 @@ static char target[64];
 typedef struct {
     int         next;          /* the n expected next */
     bool        in_order;
+    bool        exact;         /* compare each value with mpz_fib_ui */
+    int         bad;           /* exact: the first wrong n, or -1 */
     atomic_bool done;
     atomic_bool stop;          /* cancel at the next message */
     rpc_result  r;
 } range_reader;
+
+/* F(n), computed on its own by GMP, is res's value (and x, n <= 92). */
+static bool exact_value(const Fibonacci__FibonacciResponse *res, int n) {
+    mpz_t f;
+    mpz_init(f);
+    mpz_fib_ui(f, (unsigned long)n);
+    char *want = mpz_get_str(NULL, 10, f);
+    bool ok = strcmp(res->value, want) == 0
+              && (n > FIB_SMALL_MAX || res->x == (int64_t)mpz_get_ui(f));
+    free(want);
+    mpz_clear(f);
+    return ok;
+}
 
 static bool range_msg(const uint8_t *msg, size_t len, void *ud) {
     range_reader *rr = ud;
@@ -104,6 +119,9 @@ static bool range_msg(const uint8_t *msg, size_t len, void *ud) {
                 : (size_t)(rr->next * log10_phi - log10_sqrt5) + 1;
     if (res == NULL || res->n != rr->next || strlen(res->value) != want)
         rr->in_order = false;
+    if (rr->exact && rr->in_order && !exact_value(res, rr->next)
+        && rr->bad < 0)
+        rr->bad = rr->next;
     if (res) fibonacci__fibonacci_response__free_unpacked(res, NULL);
     rr->next++;
     return !atomic_load(&rr->stop);
@@ -123,23 +141,46 @@ static void *range_main(void *arg) {
     return NULL;
 }
 
+/* A real server with GetFib and GetFibRange on a free port (target). */
+typedef struct {
+    fib_cache    *cache;
+    compute_pool *pool;
+    fib_rpc       rpc;
+    rpc_server   *server;
+} test_server;
+
+static void server_start(test_server *t) {
+    grpc_init();
+    log_init("test", LOG_WARN);
+    t->cache = fib_cache_create(64u << 20, fib_decimal);
+    t->pool = compute_pool_start(flags_ncpu(), 1024);
+    t->rpc = (fib_rpc){ t->cache, NULL, 1000000, t->pool, 1024, 100000, 1000,
+                        64LL << 20 };
+    t->server = rpc_server_create("127.0.0.1:0", flags_ncpu());
+    rpc_server_add_method(t->server, FIB_METHOD, fib_rpc_getfib, &t->rpc);
+    rpc_server_add_method(t->server, FIB_RANGE_METHOD, fib_range_handler,
+                          &t->rpc);
+    ck_assert_int_eq(rpc_server_start(t->server), 0);
+    snprintf(target, sizeof(target), "127.0.0.1:%d",
+             rpc_server_port(t->server));
+}
+
+static void server_stop(test_server *t) {
+    rpc_server_shutdown(t->server, 5 * NS_PER_SEC);
+    compute_pool_stop(t->pool);
+    rpc_server_destroy(t->server);
+    fib_cache_destroy(t->cache);
+    grpc_shutdown();
+}
+
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
 START_TEST(small_calls_answered_during_a_long_range) {
-    grpc_init();
-    log_init("test", LOG_WARN);
-    fib_cache *cache = fib_cache_create(64u << 20, fib_decimal);
-    compute_pool *pool = compute_pool_start(flags_ncpu(), 1024);
-    fib_rpc rpc = { cache, NULL, 1000000, pool, 1024, 100000, 1000,
-                    64LL << 20 };
-    rpc_server *server = rpc_server_create("127.0.0.1:0", flags_ncpu());
-    rpc_server_add_method(server, FIB_METHOD, fib_rpc_getfib, &rpc);
-    rpc_server_add_method(server, FIB_RANGE_METHOD, fib_range_handler, &rpc);
-    ck_assert_int_eq(rpc_server_start(server), 0);
-    snprintf(target, sizeof(target), "127.0.0.1:%d", rpc_server_port(server));
+    test_server t;
+    server_start(&t);
 
     grpc_channel *ch = rpc_client_channel(target);
     Fibonacci__FibonacciRequest req = FIBONACCI__FIBONACCI_REQUEST__INIT;
@@ -188,77 +229,41 @@ START_TEST(small_calls_answered_during_a_long_range) {
     free(rr.r.details);
 
     grpc_channel_destroy(ch);
-    rpc_server_shutdown(server, 5 * NS_PER_SEC);
-    compute_pool_stop(pool);
-    rpc_server_destroy(server);
-    fib_cache_destroy(cache);
-    grpc_shutdown();
+    server_stop(&t);
 }
 END_TEST
 
 /* --- exact values across chunks ------------------------------------------- */
 
-typedef struct {
-    int   next;
-    int   bad;                 /* the first wrong n, or -1 */
-    mpz_t want;
-} exact_reader;
-
-static bool exact_msg(const uint8_t *msg, size_t len, void *ud) {
-    exact_reader *er = ud;
-    Fibonacci__FibonacciResponse *res =
-        fibonacci__fibonacci_response__unpack(NULL, len, msg);
-    mpz_fib_ui(er->want, (unsigned long)er->next);
-    char *want = mpz_get_str(NULL, 10, er->want);
-    bool ok = res != NULL && res->n == er->next && res->value != NULL
-              && strcmp(res->value, want) == 0
-              && (er->next > FIB_SMALL_MAX
-                  || res->x == (int64_t)mpz_get_ui(er->want));
-    if (!ok && er->bad < 0) er->bad = er->next;
-    free(want);
-    if (res) fibonacci__fibonacci_response__free_unpacked(res, NULL);
-    er->next++;
-    return true;
-}
-
 START_TEST(range_values_exact_across_chunks) {
-    grpc_init();
-    log_init("test", LOG_WARN);
-    fib_cache *cache = fib_cache_create(64u << 20, fib_decimal);
-    compute_pool *pool = compute_pool_start(2, 1024);
-    fib_rpc rpc = { cache, NULL, 1000000, pool, 1024, 100000, 1000,
-                    64LL << 20 };
-    rpc_server *server = rpc_server_create("127.0.0.1:0", 2);
-    rpc_server_add_method(server, FIB_RANGE_METHOD, fib_range_handler, &rpc);
-    ck_assert_int_eq(rpc_server_start(server), 0);
-    snprintf(target, sizeof(target), "127.0.0.1:%d", rpc_server_port(server));
+    test_server t;
+    server_start(&t);
     grpc_channel *ch = rpc_client_channel(target);
 
     /* about 1 MB and 0.7 MB of decimals: many chunks, boundaries inside */
     static const int ranges[][2] = { { 0, 3000 }, { 7777, 8200 } };
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-        exact_reader er = { .next = ranges[i][0], .bad = -1 };
-        mpz_init(er.want);
+        range_reader rr = { .next = ranges[i][0], .in_order = true,
+                            .exact = true, .bad = -1 };
+        atomic_init(&rr.done, false);
+        atomic_init(&rr.stop, false);
         Fibonacci__FibRangeRequest req = FIBONACCI__FIB_RANGE_REQUEST__INIT;
         req.from = ranges[i][0];
         req.to = ranges[i][1];
         req.exact = true;
         rpc_result r = rpc_client_stream(ch, FIB_RANGE_METHOD, &req.base,
-                                         exact_msg, &er, TIMEOUT, NULL);
-        mpz_clear(er.want);
+                                         range_msg, &rr, TIMEOUT, NULL);
         ck_assert_int_eq(r.status, GRPC_STATUS_OK);
-        ck_assert_msg(er.bad < 0, "F(%d) is wrong in range %d..%d", er.bad,
+        ck_assert_msg(rr.in_order, "a value is missing or out of order in "
+                      "range %d..%d", ranges[i][0], ranges[i][1]);
+        ck_assert_msg(rr.bad < 0, "F(%d) is wrong in range %d..%d", rr.bad,
                       ranges[i][0], ranges[i][1]);
-        ck_assert_int_eq(er.next, ranges[i][1] + 1);
+        ck_assert_int_eq(rr.next, ranges[i][1] + 1);
         free(r.details);
     }
 
     grpc_channel_destroy(ch);
-    rpc_server_shutdown(server, 5 * NS_PER_SEC);
-    compute_pool_stop(pool);
-    rpc_server_destroy(server);
-    fib_cache_destroy(cache);
-    grpc_shutdown();
+    server_stop(&t);
 }
 END_TEST
 
