@@ -343,45 +343,32 @@ ngx_http_fib_call_alloc(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 static void
 ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id)
 {
-    u_char                    *p;
-    ngx_uint_t                 i;
-    ngx_list_part_t           *part;
-    ngx_table_elt_t           *h;
-    ngx_http_variable_value_t *vv;
-    ngx_http_fib_main_conf_t  *fmcf;
+    u_char                     *p, *last;
+    ngx_table_elt_t            *h;
+    ngx_http_variable_value_t  *vv;
+    ngx_http_fib_main_conf_t   *fmcf;
+    ngx_http_fib_header_iter_t  it;
 
-    part = &r->main->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&it, sizeof(ngx_http_fib_header_iter_t));
 
-    for (i = 0; /* void */ ; i++) {
+    while ((h = ngx_http_fib_header_in(r, "X-Request-ID", &it)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof("X-Request-ID") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-ID",
-                               sizeof("X-Request-ID") - 1) != 0
-            || h[i].value.len == 0
-            || h[i].value.len > NGX_HTTP_FIB_REQUEST_ID_MAX)
+        if (h->value.len == 0
+            || h->value.len > NGX_HTTP_FIB_REQUEST_ID_MAX)
         {
             continue;
         }
 
-        for (p = h[i].value.data; p < h[i].value.data + h[i].value.len; p++) {
+        last = h->value.data + h->value.len;
+
+        for (p = h->value.data; p < last; p++) {
             if (*p < 0x20 || *p > 0x7e) {
                 break;
             }
         }
 
-        if (p == h[i].value.data + h[i].value.len) {
-            *id = h[i].value;
+        if (p == last) {
+            *id = h->value;
             return;
         }
     }

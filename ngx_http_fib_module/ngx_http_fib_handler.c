@@ -97,6 +97,49 @@ ngx_http_fib_header(ngx_http_request_t *r, char *key, char *value)
 
 
 /*
+ * The next request header called name (any case), of the main request:
+ * the first with a zeroed iterator, then each following one; NULL after
+ * the last.
+ */
+
+ngx_table_elt_t *
+ngx_http_fib_header_in(ngx_http_request_t *r, char *name,
+    ngx_http_fib_header_iter_t *it)
+{
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+
+    if (it->part == NULL) {
+        it->part = &r->main->headers_in.headers.part;
+        it->i = 0;
+    }
+
+    for ( ;; ) {
+
+        if (it->i >= it->part->nelts) {
+            if (it->part->next == NULL) {
+                return NULL;
+            }
+
+            it->part = it->part->next;
+            it->i = 0;
+            continue;
+        }
+
+        h = &((ngx_table_elt_t *) it->part->elts)[it->i++];
+
+        if (h->key.len == len
+            && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0)
+        {
+            return h;
+        }
+    }
+}
+
+
+/*
  * pages that are only read (fib_metrics, fib_status): NGX_OK for GET and
  * HEAD, with any body discarded; else what to finalize with (405)
  */

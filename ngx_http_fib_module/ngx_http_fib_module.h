@@ -49,6 +49,14 @@ typedef struct ngx_http_fib_call_s     ngx_http_fib_call_t;
 typedef struct ngx_http_fib_ctx_s      ngx_http_fib_ctx_t;
 typedef struct ngx_http_fib_metrics_s  ngx_http_fib_metrics_t;
 
+
+/* a walk over the request headers of one name: start zeroed */
+
+typedef struct {
+    ngx_list_part_t           *part;
+    ngx_uint_t                 i;
+} ngx_http_fib_header_iter_t;
+
 /* the runtime hands every completed tag to the callback it was given */
 typedef void (*ngx_http_fib_done_pt)(ngx_http_fib_tag_t *tag);
 
@@ -261,6 +269,8 @@ ngx_int_t ngx_http_fib_query_arg(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
 ngx_http_fib_ctx_t *ngx_http_fib_ctx_create(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_header(ngx_http_request_t *r, char *key, char *value);
+ngx_table_elt_t *ngx_http_fib_header_in(ngx_http_request_t *r, char *name,
+    ngx_http_fib_header_iter_t *it);
 ngx_int_t ngx_http_fib_get_only(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_parse_int(u_char *p, size_t len, int32_t *n,
     ngx_str_t *err);

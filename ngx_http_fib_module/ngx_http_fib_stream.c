@@ -32,8 +32,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_fib_stream_parse(ngx_http_request_t *r,
     char *name, ngx_str_t *value, int32_t *n, ngx_str_t *err);
-static ngx_table_elt_t *ngx_http_fib_stream_header_in(ngx_http_request_t *r,
-    char *name);
 static ngx_int_t ngx_http_fib_stream_last_id(ngx_http_request_t *r,
     ngx_http_fib_stream_ctx_t *sctx, ngx_str_t *err);
 static ngx_int_t ngx_http_fib_stream_reply(ngx_http_request_t *r,
@@ -62,6 +60,7 @@ ngx_http_fib_stream(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
     ngx_int_t                   rc, has_from, has_to;
     ngx_str_t                   from, to, n, err;
     ngx_table_elt_t            *accept;
+    ngx_http_fib_header_iter_t  it;
     ngx_http_fib_stream_ctx_t  *sctx;
 
     static ngx_str_t  from_name = ngx_string("from");
@@ -121,7 +120,9 @@ ngx_http_fib_stream(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
         return ngx_http_fib_bad_request(r, &err);
     }
 
-    accept = ngx_http_fib_stream_header_in(r, "Accept");
+    ngx_memzero(&it, sizeof(ngx_http_fib_header_iter_t));
+
+    accept = ngx_http_fib_header_in(r, "Accept", &it);
 
     sctx->sse = accept != NULL
                 && ngx_strlcasestrn(accept->value.data,
@@ -190,41 +191,6 @@ ngx_http_fib_stream_parse(ngx_http_request_t *r, char *name,
 }
 
 
-/* the first request header called name */
-
-static ngx_table_elt_t *
-ngx_http_fib_stream_header_in(ngx_http_request_t *r, char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
 /*
  * Last-Event-ID: n of the last event the client has; the stream goes on
  * after it.  NGX_DONE if nothing is left to send.
@@ -234,11 +200,14 @@ static ngx_int_t
 ngx_http_fib_stream_last_id(ngx_http_request_t *r,
     ngx_http_fib_stream_ctx_t *sctx, ngx_str_t *err)
 {
-    int32_t           id;
-    ngx_str_t         why;
-    ngx_table_elt_t  *h;
+    int32_t                     id;
+    ngx_str_t                   why;
+    ngx_table_elt_t            *h;
+    ngx_http_fib_header_iter_t  it;
 
-    h = ngx_http_fib_stream_header_in(r, "Last-Event-ID");
+    ngx_memzero(&it, sizeof(ngx_http_fib_header_iter_t));
+
+    h = ngx_http_fib_header_in(r, "Last-Event-ID", &it);
 
     if (h == NULL) {
         return NGX_OK;
@@ -385,25 +354,15 @@ static ngx_int_t
 ngx_http_fib_stream_header(ngx_http_request_t *r,
     ngx_http_fib_stream_ctx_t *sctx)
 {
-    ngx_table_elt_t  *h;
-
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = -1;
 
     if (sctx->sse) {
         ngx_str_set(&r->headers_out.content_type, "text/event-stream");
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_fib_header(r, "Cache-Control", "no-cache") != NGX_OK) {
             return NGX_ERROR;
         }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Cache-Control");
-        ngx_str_set(&h->value, "no-cache");
 
     } else {
         ngx_str_set(&r->headers_out.content_type, "application/x-ndjson");

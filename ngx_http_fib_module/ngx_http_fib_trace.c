@@ -129,11 +129,11 @@ ngx_http_fib_trace_state_join(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 ngx_int_t
 ngx_http_fib_trace_init(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
 {
-    ngx_int_t         rc;
-    ngx_uint_t        i, valid, bad_state;
-    ngx_str_t         tp;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_int_t                   rc;
+    ngx_uint_t                  valid, bad_state;
+    ngx_str_t                   tp;
+    ngx_table_elt_t            *h;
+    ngx_http_fib_header_iter_t  it;
 
     if (ctx->traced) {
         return NGX_OK;
@@ -143,44 +143,27 @@ ngx_http_fib_trace_init(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
     valid = 0;
     bad_state = 0;
 
-    part = &r->main->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&it, sizeof(ngx_http_fib_header_iter_t));
 
-    for (i = 0; /* void */ ; i++) {
+    while ((h = ngx_http_fib_header_in(r, "traceparent", &it)) != NULL) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+        /* two traceparent headers: neither is believed */
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
+        valid = (tp.data == NULL);
+        tp = h->value;
+    }
+
+    ngx_memzero(&it, sizeof(ngx_http_fib_header_iter_t));
+
+    while ((h = ngx_http_fib_header_in(r, "tracestate", &it)) != NULL) {
+
+        rc = ngx_http_fib_trace_state_join(r, ctx, &h->value);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
         }
 
-        if (h[i].key.len == sizeof("traceparent") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "traceparent",
-                               sizeof("traceparent") - 1) == 0)
-        {
-            /* two traceparent headers: neither is believed */
-
-            valid = (tp.data == NULL);
-            tp = h[i].value;
-            continue;
-        }
-
-        if (h[i].key.len == sizeof("tracestate") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "tracestate",
-                               sizeof("tracestate") - 1) == 0)
-        {
-            rc = ngx_http_fib_trace_state_join(r, ctx, &h[i].value);
-
-            if (rc == NGX_ERROR) {
-                return NGX_ERROR;
-            }
-
-            bad_state |= (rc == NGX_DECLINED);
-        }
+        bad_state |= (rc == NGX_DECLINED);
     }
 
     if (!valid || ngx_http_fib_trace_parse(ctx, &tp) != NGX_OK) {
