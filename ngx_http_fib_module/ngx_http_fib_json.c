@@ -39,14 +39,27 @@ ngx_int_t
 ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b)
 {
+    static char  type[] = "application/json";
+
+    return ngx_http_fib_send(r, status, type, b);
+}
+
+
+/* a whole response in one buffer, b's bytes as they are, of this type */
+
+ngx_int_t
+ngx_http_fib_send(ngx_http_request_t *r, ngx_uint_t status, char *type,
+    ngx_buf_t *b)
+{
     ngx_int_t    rc;
     ngx_chain_t  out;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
     b->last_buf = (r == r->main) ? 1 : 0;

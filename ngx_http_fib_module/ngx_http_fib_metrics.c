@@ -447,12 +447,11 @@ ngx_http_fib_metrics_histogram(u_char *p, u_char *last, const char *name,
 static ngx_int_t
 ngx_http_fib_metrics_handler(ngx_http_request_t *r)
 {
-    u_char                    *p, *last;
-    size_t                     size;
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_uint_t                 i, k, n;
-    ngx_chain_t                out;
+    u_char                        *p, *last;
+    size_t                         size;
+    ngx_int_t                      rc;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     i, k, n;
     ngx_http_fib_metrics_t        *m;
     ngx_http_fib_main_conf_t      *fmcf;
     ngx_http_fib_grpc_counters_t  *g;
@@ -597,8 +596,6 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
     }
 
     b->last = p;
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
 
     if (p == last) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -606,20 +603,6 @@ ngx_http_fib_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = p - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "text/plain; version=0.0.4; charset=utf-8");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_fib_send(r, NGX_HTTP_OK,
+                             "text/plain; version=0.0.4; charset=utf-8", b);
 }

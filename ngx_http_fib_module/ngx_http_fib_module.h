@@ -315,6 +315,8 @@ ngx_int_t ngx_http_fib_trace_variable(ngx_http_request_t *r,
 /* ngx_http_fib_json.c: JSON responses */
 ngx_int_t ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
+ngx_int_t ngx_http_fib_send(ngx_http_request_t *r, ngx_uint_t status,
+    char *type, ngx_buf_t *b);
 ngx_int_t ngx_http_fib_send_error(ngx_http_request_t *r, ngx_uint_t status,
     grpc_status_code code, ngx_str_t *message);
 ngx_int_t ngx_http_fib_bad_request(ngx_http_request_t *r, ngx_str_t *err);

@@ -173,7 +173,6 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
     ngx_buf_t                *b;
-    ngx_chain_t               out;
     ngx_http_fib_loc_conf_t  *flcf;
 
     rc = ngx_http_fib_get_only(r);
@@ -194,17 +193,6 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = flcf->status_page.len;
-    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -213,11 +201,6 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
     b->pos = flcf->status_page.data;
     b->last = b->pos + flcf->status_page.len;
     b->memory = 1;
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
 
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_fib_send(r, NGX_HTTP_OK, "text/html; charset=utf-8", b);
 }
