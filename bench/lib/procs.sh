@@ -42,13 +42,8 @@ cleanup() {
 }
 
 # Free TCP ports on 127.0.0.1, all different: bind to port 0 and let go.
-free_ports() {   # count
-    perl -MIO::Socket::INET -e '
-        my @s = map { IO::Socket::INET->new(Listen => 1, ReuseAddr => 1,
-            LocalAddr => "127.0.0.1", LocalPort => 0) or die "bind: $!" }
-            1 .. $ARGV[0];
-        print join(" ", map { $_->sockport } @s), "\n";' "$1"
-}
+# shellcheck source=../../tools/test-helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/test-helpers.sh"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
