@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics_http.h"
 #include "rpc_flags.h"
+#include "rpc_runtime.h"
 #include "rpc_server.h"
 #include "signals.h"
 #include "stats_metrics.h"
@@ -191,6 +192,7 @@ int main(int argc, char **argv) {
                 cfg.max_n);
 
     fib_use_mem_policy();
+    rpc_runtime_tune();
     grpc_init();
     fib_cache *cache = fib_cache_create((size_t)cfg.cache_bytes,
                                         fib_metrics_timed_decimal);

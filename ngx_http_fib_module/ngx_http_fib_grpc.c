@@ -15,6 +15,7 @@
 #include "ngx_http_fib_module.h"
 
 #include "../common/rpc_limits.h"
+#include "../common/rpc_runtime.h"
 
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
@@ -116,6 +117,7 @@ ngx_http_fib_grpc_init(ngx_log_t *log, ngx_http_fib_done_pt done)
     sigfillset(&all);
     (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
 
+    (void) rpc_runtime_tune();
     grpc_init();
 
     rt->cq = grpc_completion_queue_create_for_next(NULL);

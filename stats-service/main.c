@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics_http.h"
 #include "rpc_flags.h"
+#include "rpc_runtime.h"
 #include "rpc_server.h"
 #include "signals.h"
 #include "stats_rpc.h"
@@ -194,6 +195,7 @@ int main(int argc, char **argv) {
         stats_store_free(store);
         return 2;
     }
+    rpc_runtime_tune();
     grpc_init();
     rpc_server *srv = rpc_server_create(o.listen, (int)o.threads);
     stats_rpc_register(handlers, srv);

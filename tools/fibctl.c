@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "rpc_bytes.h"
 #include "rpc_client.h"
+#include "rpc_runtime.h"
 #include "rpc_server.h"
 #include "stats/stats.pb-c.h"
 
@@ -606,6 +607,7 @@ int main(int argc, char **argv) {
             usage_error("--tls-cert and --tls-key need --tls-ca%s", "");
         if (secure && rpc_tls_load(&tls, &pem, NULL, err, sizeof(err)) != 0)
             usage_error("%s", err);
+        rpc_runtime_tune();
         grpc_init();
         channel = rpc_client_channel_tls(
             target[0] ? target : commands[i].default_target,

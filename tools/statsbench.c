@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "flags.h"
 #include "rpc_client.h"
+#include "rpc_runtime.h"
 #include "stats/stats.pb-c.h"
 
 static const char *target = "127.0.0.1:5002";
@@ -84,6 +85,7 @@ int main(int argc, char **argv) {
                          "Measures RecordBatch records per second.");
     if (rc != 0) return rc > 0 ? 0 : 2;
 
+    rpc_runtime_tune();
     grpc_init();
     channel = rpc_client_channel(target);
     worker *w = calloc((size_t)threads, sizeof(*w));
