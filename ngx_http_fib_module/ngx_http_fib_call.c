@@ -21,7 +21,6 @@ static ngx_int_t ngx_http_fib_call_op(ngx_http_fib_ctx_t *ctx, grpc_op *op);
 static void ngx_http_fib_call_deadline(ngx_http_fib_ctx_t *ctx);
 static ngx_int_t ngx_http_fib_call_alloc(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, const ProtobufCMessage *msg);
-static void ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id);
 static void ngx_http_fib_call_release(ngx_http_fib_call_t *call);
 static void ngx_http_fib_call_free(ngx_http_fib_call_t *call);
 static ngx_int_t ngx_http_fib_call_message(ngx_http_request_t *r,
@@ -285,11 +284,11 @@ ngx_http_fib_call_alloc(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_str_t             id;
     ngx_http_fib_call_t  *call;
 
-    ngx_http_fib_request_id(r, &id);
-
     if (ngx_http_fib_trace_init(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    id = ctx->request_id;
 
     len = protobuf_c_message_get_packed_size(msg);
 
@@ -335,55 +334,6 @@ ngx_http_fib_call_alloc(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_queue_insert_tail(&ngx_http_fib_calls, &call->queue);
 
     return NGX_OK;
-}
-
-
-/* the client's X-Request-ID if it is a usable metadata value, or nginx's */
-
-static void
-ngx_http_fib_request_id(ngx_http_request_t *r, ngx_str_t *id)
-{
-    u_char                     *p, *last;
-    ngx_table_elt_t            *h;
-    ngx_http_variable_value_t  *vv;
-    ngx_http_fib_main_conf_t   *fmcf;
-    ngx_http_fib_header_iter_t  it;
-
-    ngx_memzero(&it, sizeof(ngx_http_fib_header_iter_t));
-
-    while ((h = ngx_http_fib_header_in(r, "X-Request-ID", &it)) != NULL) {
-
-        if (h->value.len == 0
-            || h->value.len > NGX_HTTP_FIB_REQUEST_ID_MAX)
-        {
-            continue;
-        }
-
-        last = h->value.data + h->value.len;
-
-        for (p = h->value.data; p < last; p++) {
-            if (*p < 0x20 || *p > 0x7e) {
-                break;
-            }
-        }
-
-        if (p == last) {
-            *id = h->value;
-            return;
-        }
-    }
-
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
-
-    vv = ngx_http_get_indexed_variable(r->main, fmcf->request_id_index);
-
-    if (vv == NULL || vv->not_found) {
-        ngx_str_null(id);
-        return;
-    }
-
-    id->len = vv->len;
-    id->data = vv->data;
 }
 
 

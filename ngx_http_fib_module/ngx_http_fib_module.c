@@ -185,16 +185,6 @@ ngx_module_t  ngx_http_fib_module = {
 static ngx_int_t
 ngx_http_fib_preconfiguration(ngx_conf_t *cf)
 {
-    ngx_str_t                  name = ngx_string("request_id");
-    ngx_http_fib_main_conf_t  *fmcf;
-
-    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
-
-    fmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
-    if (fmcf->request_id_index == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
     return ngx_http_fib_add_variables(cf);
 }
 
@@ -208,8 +198,6 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
     if (fmcf == NULL) {
         return NULL;
     }
-
-    fmcf->request_id_index = NGX_ERROR;
 
     if (ngx_array_init(&fmcf->targets, cf->pool, 4,
                        sizeof(ngx_http_fib_loc_conf_t *))

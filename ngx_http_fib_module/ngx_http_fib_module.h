@@ -33,7 +33,7 @@
 /* the location handlers, by their method: fib_pass, fib_stats_pass */
 #define NGX_HTTP_FIB_NHANDLERS       2
 
-/* request ids longer than this are replaced by nginx's $request_id */
+/* a client's request id longer than this is replaced by the trace id */
 #define NGX_HTTP_FIB_REQUEST_ID_MAX  128
 
 /* "00-" trace-id "-" span-id "-" flags */
@@ -80,7 +80,6 @@ typedef ngx_int_t (*ngx_http_fib_fallback_pt)(ngx_http_request_t *r,
 
 
 typedef struct {
-    ngx_int_t                  request_id_index;
     ngx_flag_t                 enabled;      /* some location passes */
     ngx_array_t                targets;      /* of passing loc confs */
 
@@ -206,6 +205,7 @@ struct ngx_http_fib_ctx_s {
     u_char                     span_id[16];    /* the last attempt's */
     u_char                     trace_flags[2];
     ngx_str_t                  tracestate;     /* passed on as it came */
+    ngx_str_t                  request_id;     /* sent as x-request-id */
 
     int64_t                    metrics_start;  /* monotonic ns */
     int64_t                    attempt_start;  /* 0: none in flight */

@@ -1,9 +1,9 @@
 
 /*
  * ngx_http_fib_variables.c - $fib_n, $fib_grpc_status, $fib_attempts,
- * $fib_upstream_time, $fib_trace_id and $fib_span_id (their handler is in
- * ngx_http_fib_trace.c), for access logs; not found where nothing was
- * asked.
+ * $fib_upstream_time, $fib_trace_id, $fib_span_id and $fib_request_id
+ * (their handler is in ngx_http_fib_trace.c), for access logs; not found
+ * where nothing was asked.
  * $fib_stream_items, $fib_stream_bytes and $fib_stream_resumed describe a
  * streamed range; not found for other requests.
  */
@@ -44,6 +44,9 @@ static ngx_http_variable_t  ngx_http_fib_vars[] = {
 
     { ngx_string("fib_span_id"), NULL, ngx_http_fib_trace_variable,
       1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_request_id"), NULL, ngx_http_fib_trace_variable,
+      2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("fib_stream_items"), NULL, ngx_http_fib_variable,
       NGX_HTTP_FIB_VAR_STREAM_ITEMS, NGX_HTTP_VAR_NOCACHEABLE, 0 },

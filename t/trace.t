@@ -1,8 +1,10 @@
 # t/trace.t - W3C trace context: the client's traceparent gives the trace
 # id and its tracestate is passed on; without one (or with one that does
 # not parse) a new trace is started; every attempt is a span of its own;
-# $fib_trace_id and $fib_span_id. The errors mock echoes, in its error
-# message, the metadata each call came with (n=7 INTERNAL, n=8 UNAVAILABLE).
+# $fib_trace_id, $fib_span_id and $fib_request_id (the x-request-id sent:
+# the client's X-Request-ID, else the trace id). The errors mock echoes, in
+# its error message, the metadata each call came with (n=7 INTERNAL, n=8
+# UNAVAILABLE).
 use Test::Nginx::Socket 'no_plan';
 
 our $T = '0af7651916cd43dd8448eb211c80319c';
@@ -26,15 +28,15 @@ GET /fib?n=7
 --- response_headers_like eval
 "X-Trace: $main::T (?!$main::P)[0-9a-f]{16}"
 --- response_body_like eval
-qr/^\{"error":"echo traceparent=00-$main::T-(?!$main::P)[0-9a-f]{16}-01 tracestate=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7 x-request-id=[0-9a-f]{32}","code":"INTERNAL"\}$/
+qr/^\{"error":"echo traceparent=00-$main::T-(?!$main::P)[0-9a-f]{16}-01 tracestate=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7 x-request-id=$main::T","code":"INTERNAL"\}$/
 
 
 
-=== TEST 2: no traceparent: a new trace, no tracestate
+=== TEST 2: no traceparent: a new trace, no tracestate; it is the request id
 --- config
 location = /fib {
     fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
-    add_header X-Trace-Id $fib_trace_id always;
+    add_header X-Trace-Id "$fib_trace_id $fib_request_id" always;
 }
 --- more_headers
 tracestate: congo=t61rcWkgMzE
@@ -42,9 +44,9 @@ tracestate: congo=t61rcWkgMzE
 GET /fib?n=7
 --- error_code: 502
 --- response_headers_like
-X-Trace-Id: [0-9a-f]{32}
+X-Trace-Id: ([0-9a-f]{32}) \1$
 --- response_body_like eval
-qr/^\{"error":"echo traceparent=00-[0-9a-f]{32}-[0-9a-f]{16}-01 tracestate=- x-request-id=/
+qr/^\{"error":"echo traceparent=00-([0-9a-f]{32})-[0-9a-f]{16}-01 tracestate=- x-request-id=\1","code":"INTERNAL"\}$/
 
 
 
@@ -125,3 +127,39 @@ GET /fib?n=10
 "X-Trace-Id: $main::T"
 --- no_error_log
 [error]
+
+
+
+=== TEST 7: the client's X-Request-ID is sent and is $fib_request_id
+--- config
+location = /fib {
+    fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
+    add_header X-Ids "$fib_trace_id $fib_request_id" always;
+}
+--- more_headers eval
+"traceparent: 00-$main::T-$main::P-01\r\nX-Request-ID: order-42"
+--- request
+GET /fib?n=7
+--- error_code: 502
+--- response_headers eval
+"X-Ids: $main::T order-42"
+--- response_body_like eval
+qr/ x-request-id=order-42","code":"INTERNAL"\}$/
+
+
+
+=== TEST 8: an X-Request-ID longer than 128 bytes gives way to the trace id
+--- config
+location = /fib {
+    fib_pass 127.0.0.1:$TEST_NGINX_MOCK_ERRORS_PORT;
+    add_header X-Request-Id $fib_request_id always;
+}
+--- more_headers eval
+"traceparent: 00-$main::T-$main::P-01\r\nX-Request-ID: " . ("r" x 129)
+--- request
+GET /fib?n=7
+--- error_code: 502
+--- response_headers eval
+"X-Request-Id: $main::T"
+--- response_body_like eval
+qr/x-request-id=$main::T","code":"INTERNAL"\}$/

@@ -74,6 +74,28 @@ my ($body, $ver) = curl("'http://127.0.0.1:$h1/fib?n=10'");
 is($body, '{"n":10,"x":55,"value":"55"}', 'HTTP/1.1 port: /fib?n=10');
 is($ver, '1.1', 'HTTP/1.1 port speaks HTTP/1.1');
 
+# The access log: one JSON object per request, with the request id the
+# calls carried (the client's X-Request-ID, else the trace id)
+($body) = curl("-H 'X-Request-ID: run-conf-1' 'http://127.0.0.1:$h1/fib?n=11'");
+is($body, '{"n":11,"x":89,"value":"89"}', '/fib?n=11 with an X-Request-ID');
+my %logged;
+$deadline = Time::HiRes::time() + 10;
+while (keys %logged < 2 && Time::HiRes::time() < $deadline) {
+    open my $log, '<', "$dir/run/access.log" or die "access.log: $!";
+    for (<$log>) {
+        my $l = eval { JSON::PP->new->decode($_) } or next;
+        $logged{$1} = $l if $l->{request} =~ m{^GET /fib\?n=(1[01]) };
+    }
+    Time::HiRes::sleep(0.05) if keys %logged < 2;
+}
+like($logged{10}{trace_id} // '', qr/^[0-9a-f]{32}$/,
+     'access log: a trace id');
+is($logged{10}{request_id}, $logged{10}{trace_id},
+   'access log: without X-Request-ID the request id is the trace id');
+is($logged{11}{request_id}, 'run-conf-1',
+   "access log: the client's X-Request-ID");
+is($logged{11}{fib_n}, '11', 'access log: fib_n');
+
 ($body, $ver) = curl('--http2-prior-knowledge',
                      "'http://127.0.0.1:$h2/fib?n=10'");
 is($body, '{"n":10,"x":55,"value":"55"}', 'HTTP/2 port: /fib?n=10');
