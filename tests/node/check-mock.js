@@ -187,7 +187,9 @@ check('slow: 500 concurrent calls all answer in well under 500*200 ms',
         const elapsed = Date.now() - started;
         all.forEach((r, i) => assert.strictEqual(expectOk(r).x,
             i % 93 === 0 ? undefined : fib(i % 93).toString()));
-        assert.ok(elapsed < 3000, `500 calls took ${elapsed} ms`);
+        // one at a time they would take 100 s; 20 s leaves room for a
+        // loaded machine and still fails a mock that serializes calls
+        assert.ok(elapsed < 20000, `500 calls took ${elapsed} ms`);
     });
 
 check('errors: GetFib fails by n, else as original', async (c) => {
