@@ -1,5 +1,6 @@
 /* stats_backend.h - the storage interface behind stats_store: where the
- * per-n aggregates and the per-sender batch seqs live.
+ * per-n aggregates, the streams aggregate and the per-sender batch seqs
+ * live.
  *
  * Three kinds implement it: memory (store_memory.c), SQLite
  * (store_sqlite.c) and PostgreSQL (store_pg.c). stats_store validates and
@@ -19,7 +20,8 @@
 typedef struct stats_backend stats_backend;
 
 typedef struct {
-    /* Apply aggs[0..len) (sorted by n, each n once) in one transaction.
+    /* Apply aggs[0..len) (sorted by n, each n once) and the streams
+     * aggregate (NULL: none) in one transaction.
      * With a sender, at most once per (sender, seq): STATS_DUPLICATE when
      * that sender had a batch with seq >= this one committed. STATS_FULL
      * (nothing kept) when the batch would make more than max_tracked
@@ -27,8 +29,9 @@ typedef struct {
      * nothing of the batch is kept. STATS_OK only once committed. */
     stats_result (*apply)(stats_backend *b, const char *sender, uint64_t seq,
                           const stats_agg *aggs, size_t len,
+                          const stats_streams *streams,
                           uint64_t max_tracked);
-    /* Every non-empty n, sorted by n, with the total. */
+    /* Every non-empty n, sorted by n, with the total and the streams. */
     stats_result (*snapshot)(stats_backend *b, stats_snapshot *out);
     /* Changes whenever a snapshot could differ (see stats_store.h); NULL:
      * the base's version, which the backend bumps on every commit. */

@@ -93,6 +93,31 @@ const char *stats_agg_from_proto(stats_agg *out,
     return NULL;
 }
 
+const char *stats_streams_from_proto(stats_streams *out,
+                                     const Stats__StreamsRecord *m) {
+    memset(out, 0, sizeof(*out));
+    if (m == NULL) return NULL;
+    out->count = m->count;
+    out->items = m->items;
+    out->sum_ns = m->duration_sum;
+    out->incomplete = m->incomplete;
+    return stats_streams_invalid(out);
+}
+
+/* The streams sub-message of a snapshot, freed with free(). */
+static Stats__StreamStats *streams_msg(const stats_streams *st) {
+    Stats__StreamStats *m = xmalloc(sizeof(*m));
+
+    stats__stream_stats__init(m);
+    m->count = st->count;
+    m->items = st->items;
+    m->total_duration_ns = st->sum_ns;
+    m->average_time_ms = st->count
+                         ? (double)st->sum_ns / (double)st->count / 1e6 : 0;
+    m->incomplete = st->incomplete;
+    return m;
+}
+
 static void stat_from_row(Stats__FibonacciStat *st, const stats_row *row) {
     stats__fibonacci_stat__init(st);
     st->n = row->n;
@@ -126,6 +151,7 @@ void stats_response_fill(Stats__StatsResponse *resp,
                          const stats_snapshot *snap) {
     resp->total_requests = stats_sat_int32(snap->total);
     resp->total_requests64 = snap->total;
+    resp->streams = streams_msg(&snap->streams);
     resp->n_fibonacci_stats = 0;
     resp->fibonacci_stats = NULL;
     if (snap->len == 0) return;
@@ -134,6 +160,8 @@ void stats_response_fill(Stats__StatsResponse *resp,
 }
 
 void stats_response_release(Stats__StatsResponse *resp) {
+    free(resp->streams);
+    resp->streams = NULL;
     free(resp->fibonacci_stats);
     resp->fibonacci_stats = NULL;
     resp->n_fibonacci_stats = 0;
@@ -157,9 +185,10 @@ void stats_query_from_proto(stats_query *out, const Stats__StatsQuery *m) {
 }
 
 void stats_page_fill(Stats__StatsPage *resp, const stats_page *page,
-                     uint64_t total) {
+                     const stats_snapshot *snap) {
     resp->matched = page->matched;
-    resp->total_requests64 = total;
+    resp->total_requests64 = snap->total;
+    resp->streams = streams_msg(&snap->streams);
     resp->next_page_token = (char *)page->next;
     if (page->len == 0) return;
     resp->fibonacci_stats = stats_block(NULL, page->rows, page->len);
@@ -167,6 +196,8 @@ void stats_page_fill(Stats__StatsPage *resp, const stats_page *page,
 }
 
 void stats_page_release(Stats__StatsPage *resp) {
+    free(resp->streams);
+    resp->streams = NULL;
     free(resp->fibonacci_stats);
     resp->fibonacci_stats = NULL;
     resp->n_fibonacci_stats = 0;

@@ -1,5 +1,6 @@
 /* stats_proto.h - conversion between the stats.proto messages and the
- * store's own types: records in, snapshots out (with int32 saturation).
+ * store's own types: records and streams in, snapshots out (with int32
+ * saturation).
  * No gRPC here, so the unit tests check the wire shape directly. */
 #ifndef STATS_PROTO_H
 #define STATS_PROTO_H
@@ -31,6 +32,11 @@ long long stats_batch_sender_wire_len(const uint8_t *data, size_t len);
 const char *stats_agg_from_proto(stats_agg *out,
                                  const Stats__AggregatedRecord *m);
 
+/* A batch's streams aggregate (m may be NULL: none, all zero) into *out.
+ * Returns NULL, or what is wrong with it. */
+const char *stats_streams_from_proto(stats_streams *out,
+                                     const Stats__StreamsRecord *m);
+
 /* Fill *resp (already initialised with STATS__STATS_RESPONSE__INIT) from a
  * snapshot. The repeated field is allocated in one block; release it with
  * stats_response_release(). */
@@ -42,10 +48,10 @@ void stats_response_release(Stats__StatsResponse *resp);
  * it). */
 void stats_query_from_proto(stats_query *out, const Stats__StatsQuery *m);
 
-/* Fill *resp (initialised with STATS__STATS_PAGE__INIT) from a page; free
- * with stats_page_release(). */
+/* Fill *resp (initialised with STATS__STATS_PAGE__INIT) from a page of the
+ * snapshot snap (its total and streams); free with stats_page_release(). */
 void stats_page_fill(Stats__StatsPage *resp, const stats_page *page,
-                     uint64_t total);
+                     const stats_snapshot *snap);
 void stats_page_release(Stats__StatsPage *resp);
 
 #endif

@@ -312,6 +312,7 @@ static void record_batch(rpc_call *c, void *ud) {
     char owner[OWNER_MAX + 1], key[STATS_SENDER_MAX + 1];
     stats_record *recs;
     stats_agg *aggs = NULL;
+    stats_streams streams;
     uint64_t requests;
     stats_result res;
     char why[128];
@@ -333,14 +334,20 @@ static void record_batch(rpc_call *c, void *ud) {
     }
     caller_owner(c, owner, sizeof(owner));
     snprintf(key, sizeof(key), "%s%c%s", owner, STATS_OWNER_SEP, req->sender);
+    const char *bad_streams = stats_streams_from_proto(&streams, req->streams);
+    if (bad_streams != NULL) {
+        reject(c, "streams.%s", bad_streams);
+        stats__record_batch_request__free_unpacked(req, NULL);
+        return;
+    }
     if (batch_aggs(c, req, &aggs, &requests) != 0) {
         stats__record_batch_request__free_unpacked(req, NULL);
         return;
     }
     recs = batch_records(req);
-    res = stats_store_record_batch(store, key, req->seq, recs,
-                                   req->n_records, aggs, req->n_aggregated,
-                                   &bad);
+    res = stats_store_record_streams(store, key, req->seq, recs,
+                                     req->n_records, aggs, req->n_aggregated,
+                                     &streams, &bad);
 
     if (res == STATS_INVALID) {
         reject_batch(c, recs, bad);
@@ -351,6 +358,7 @@ static void record_batch(rpc_call *c, void *ud) {
         resp.duplicate = res == STATS_DUPLICATE;
         resp.recorded = res == STATS_OK ? (uint32_t)req->n_records : 0;
         resp.aggregated_recorded = res == STATS_OK ? requests : 0;
+        resp.streams_recorded = res == STATS_OK ? streams.count : 0;
         rpc_call_reply(c, &resp.base);
         if (log_begin(&l, LOG_DEBUG, "record_batch")) {
             log_str(&l, "sender", req->sender);
@@ -359,6 +367,7 @@ static void record_batch(rpc_call *c, void *ud) {
             log_uint(&l, "aggregated", req->n_aggregated);
             log_uint(&l, "recorded", resp.recorded);
             log_uint(&l, "aggregated_recorded", resp.aggregated_recorded);
+            log_uint(&l, "streams_recorded", resp.streams_recorded);
             log_bool(&l, "duplicate", resp.duplicate);
             log_finish(&l, c);
         }
@@ -441,7 +450,7 @@ static void query(rpc_call *c, void *ud) {
         reject(c, "page_token \"%s\" is not one this query handed out",
                q.token);
     } else {
-        stats_page_fill(&resp, &page, stats_view_snapshot(view)->total);
+        stats_page_fill(&resp, &page, stats_view_snapshot(view));
         rpc_call_reply(c, &resp.base);
         if (log_begin(&l, LOG_DEBUG, "query")) {
             log_uint(&l, "entries", page.len);

@@ -94,12 +94,29 @@ const char *stats_record_invalid(const stats_record *r) {
     return NULL;
 }
 
+const char *stats_streams_invalid(const stats_streams *st) {
+    if (st->incomplete > st->count) return "incomplete must be <= count";
+    if (st->count == 0 && (st->items || st->sum_ns))
+        return "items and duration_sum must be 0 when count is 0";
+    return NULL;
+}
+
+void stats_streams_merge(stats_streams *a, const stats_streams *b) {
+    a->count = stats_sat_add(a->count, b->count);
+    a->items = stats_sat_add(a->items, b->items);
+    a->sum_ns = stats_sat_add(a->sum_ns, b->sum_ns);
+    a->incomplete = stats_sat_add(a->incomplete, b->incomplete);
+}
+
 static stats_result apply(stats_store *s, const char *sender, uint64_t seq,
-                          const stats_agg *aggs, size_t len, uint64_t records) {
+                          const stats_agg *aggs, size_t len,
+                          const stats_streams *streams, uint64_t records) {
     stats_result res;
     int64_t start = clock_mono_ns();
 
-    res = s->b->ops->apply(s->b, sender, seq, aggs, len, s->max_tracked);
+    if (streams != NULL && streams->count == 0) streams = NULL;
+    res = s->b->ops->apply(s->b, sender, seq, aggs, len, streams,
+                           s->max_tracked);
     if (res == STATS_FULL) atomic_fetch_add(&s->refused, records);
     store_metrics_done(&s->metrics, STORE_OP_APPLY, res, records, start);
     return res;
@@ -114,7 +131,7 @@ stats_result stats_store_record_many(stats_store *s, const stats_record *r,
     memset(&a, 0, sizeof(a));
     a.n = r->n;
     stats_agg_add(&a, r, times);
-    return apply(s, NULL, 0, &a, 1, times);
+    return apply(s, NULL, 0, &a, 1, NULL, times);
 }
 
 stats_result stats_store_record(stats_store *s, const stats_record *r) {
@@ -125,6 +142,16 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
                                       uint64_t seq, const stats_record *recs,
                                       size_t len, const stats_agg *more,
                                       size_t nmore, size_t *bad_index) {
+    return stats_store_record_streams(s, sender, seq, recs, len, more, nmore,
+                                      NULL, bad_index);
+}
+
+stats_result stats_store_record_streams(stats_store *s, const char *sender,
+                                        uint64_t seq,
+                                        const stats_record *recs, size_t len,
+                                        const stats_agg *more, size_t nmore,
+                                        const stats_streams *streams,
+                                        size_t *bad_index) {
     uint64_t requests = len;
     stats_result res;
     stats_agg *aggs;
@@ -141,11 +168,15 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
             return STATS_INVALID;
         }
     }
+    if (streams != NULL && stats_streams_invalid(streams)) {
+        *bad_index = len;
+        return STATS_INVALID;
+    }
     for (i = 0; i < nmore; i++)
         requests = stats_sat_add(requests, more[i].count);
     aggs = xmalloc((len + nmore ? len + nmore : 1) * sizeof(*aggs));
     distinct = stats_agg_batch(aggs, recs, len, more, nmore);
-    res = apply(s, sender, seq, aggs, distinct, requests);
+    res = apply(s, sender, seq, aggs, distinct, streams, requests);
     free(aggs);
     return res;
 }

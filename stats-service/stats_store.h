@@ -45,9 +45,19 @@ typedef struct {
     uint64_t cache_misses;
 } stats_row;
 
+/* The streams aggregate: GetFibRange calls, each one request with the
+ * items it sent, kept apart from the per-n rows. Counters saturate. */
+typedef struct {
+    uint64_t count;
+    uint64_t items;
+    uint64_t sum_ns;
+    uint64_t incomplete;        /* of count: cancelled or failed midway */
+} stats_streams;
+
 /* A copy of the store, rows sorted by n. */
 typedef struct {
     uint64_t   total;           /* requests over all n */
+    stats_streams streams;
     uint64_t   version;         /* the store's version it was taken at */
     stats_row *rows;
     size_t     len;
@@ -105,6 +115,23 @@ stats_result stats_store_record_batch(stats_store *s, const char *sender,
                                       uint64_t seq, const stats_record *recs,
                                       size_t len, const struct stats_agg *aggs,
                                       size_t nagg, size_t *bad_index);
+
+/* The same with the batch's streams aggregate (NULL or a zero count: none),
+ * committed in the same transaction, so it too counts at most once. A bad
+ * streams aggregate is STATS_INVALID with *bad_index == len. */
+stats_result stats_store_record_streams(stats_store *s, const char *sender,
+                                        uint64_t seq,
+                                        const stats_record *recs, size_t len,
+                                        const struct stats_agg *aggs,
+                                        size_t nagg,
+                                        const stats_streams *streams,
+                                        size_t *bad_index);
+
+/* NULL when a streams aggregate may be stored, else what is wrong. */
+const char *stats_streams_invalid(const stats_streams *st);
+
+/* Fold b into a, saturating. */
+void stats_streams_merge(stats_streams *a, const stats_streams *b);
 
 /* Copy the store out, rows sorted by n. Free with stats_snapshot_free().
  * STATS_UNAVAILABLE leaves *out empty. */

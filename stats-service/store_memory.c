@@ -1,5 +1,6 @@
-/* store_memory.c - the "memory:" store: per-n aggregates in a uthash under
- * one mutex, gone with the process. For tests and benchmarks.
+/* store_memory.c - the "memory:" store: per-n aggregates in a uthash and
+ * the streams aggregate, under one mutex, gone with the process. For tests
+ * and benchmarks.
  *
  * Applying a pre-aggregated batch is a hash lookup and a few additions per
  * distinct n, so the lock is held for well under a microsecond per n. A
@@ -27,6 +28,7 @@ typedef struct {
     pthread_mutex_t lock;
     entry          *entries;    /* uthash keyed by n */
     uint64_t        total;
+    stats_streams   streams;
     stats_peers    *senders;
 } memory_store;
 
@@ -53,7 +55,8 @@ static void add_missing(memory_store *m, const stats_agg *aggs, size_t len) {
 /* Lock held. */
 static stats_result apply_locked(memory_store *m, const char *sender,
                                  uint64_t seq, const stats_agg *aggs,
-                                 size_t len, uint64_t max_tracked) {
+                                 size_t len, const stats_streams *streams,
+                                 uint64_t max_tracked) {
     stats_peer *who = NULL;
     size_t i, fresh = 0;
 
@@ -71,6 +74,7 @@ static stats_result apply_locked(memory_store *m, const char *sender,
         stats_agg_merge(&find(m, aggs[i].n)->a, &aggs[i]);
         m->total = stats_sat_add(m->total, aggs[i].count);
     }
+    if (streams != NULL) stats_streams_merge(&m->streams, streams);
     if (who != NULL) stats_peer_mark(who, seq);
     atomic_fetch_add(&m->base.version, 1);
     return STATS_OK;
@@ -78,12 +82,13 @@ static stats_result apply_locked(memory_store *m, const char *sender,
 
 static stats_result memory_apply(stats_backend *b, const char *sender,
                                  uint64_t seq, const stats_agg *aggs,
-                                 size_t len, uint64_t max_tracked) {
+                                 size_t len, const stats_streams *streams,
+                                 uint64_t max_tracked) {
     memory_store *m = (memory_store *)b;
     stats_result res;
 
     pthread_mutex_lock(&m->lock);
-    res = apply_locked(m, sender, seq, aggs, len, max_tracked);
+    res = apply_locked(m, sender, seq, aggs, len, streams, max_tracked);
     pthread_mutex_unlock(&m->lock);
     return res;
 }
@@ -103,6 +108,7 @@ static stats_result memory_snapshot(stats_backend *b, stats_snapshot *out) {
         if (e->a.count > 0) stats_agg_row(&out->rows[out->len++], &e->a);
     }
     out->total = m->total;
+    out->streams = m->streams;
     out->version = atomic_load(&m->base.version);
     pthread_mutex_unlock(&m->lock);
 

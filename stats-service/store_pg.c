@@ -10,7 +10,8 @@
  * batch wait for the first to commit, then see it: exactly once across
  * instances, restarts and retries. Counters are NUMERIC (exact; saturated
  * to 64 bits when read). A connection found broken is reset on the next
- * call; until that works, calls answer UNAVAILABLE. */
+ * call; until that works, calls answer UNAVAILABLE. The streams aggregate
+ * is the one row of fib_streams, updated in the batch's transaction. */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +22,8 @@
 #include "mem.h"
 #include "stats_backend.h"
 
-#define SCHEMA_VERSION 1
+/* 2 added fib_streams; a version 1 database gains it when opened. */
+#define SCHEMA_VERSION 2
 
 /* Created under an advisory lock, so instances starting together don't
  * race on CREATE TABLE. */
@@ -35,8 +37,14 @@ static const char schema[] =
     " hits numeric NOT NULL, misses numeric NOT NULL);"
     "CREATE TABLE IF NOT EXISTS fib_senders ("
     " name text PRIMARY KEY, seq numeric NOT NULL);"
-    "INSERT INTO fib_schema SELECT 1 WHERE NOT EXISTS"
+    "CREATE TABLE IF NOT EXISTS fib_streams ("
+    " id integer PRIMARY KEY CHECK (id = 1), count numeric NOT NULL,"
+    " items numeric NOT NULL, sum_ns numeric NOT NULL,"
+    " incomplete numeric NOT NULL);"
+    "INSERT INTO fib_streams VALUES (1, 0, 0, 0, 0) ON CONFLICT DO NOTHING;"
+    "INSERT INTO fib_schema SELECT 2 WHERE NOT EXISTS"
     " (SELECT 1 FROM fib_schema);"
+    "UPDATE fib_schema SET version = 2 WHERE version < 2;"
     "COMMIT;";
 
 static const char claim_sql[] =
@@ -55,6 +63,14 @@ static const char upsert_sql[] =
     " max_ns = GREATEST(s.max_ns, EXCLUDED.max_ns),"
     " hits = s.hits + EXCLUDED.hits, misses = s.misses + EXCLUDED.misses"
     " RETURNING xmax = 0";
+
+static const char streams_add_sql[] =
+    "UPDATE fib_streams SET count = count + $1, items = items + $2,"
+    " sum_ns = sum_ns + $3, incomplete = incomplete + $4 WHERE id = 1";
+
+static const char streams_sql[] =
+    "SELECT count::text, items::text, sum_ns::text, incomplete::text"
+    " FROM fib_streams WHERE id = 1";
 
 static const char all_sql[] =
     "SELECT n, count::text, sum_ns::text, min_ns, max_ns, hits::text,"
@@ -184,6 +200,28 @@ static long upsert(pg_store *s, const stats_agg *aggs, size_t len) {
     return fresh;
 }
 
+/* Add to the streams aggregate; 0 or -1. */
+static int streams_add(pg_store *s, const stats_streams *st) {
+    char buf[4][24];
+    const char *params[4] = {buf[0], buf[1], buf[2], buf[3]};
+    PGresult *r;
+    int rc = 0;
+
+    snprintf(buf[0], sizeof(buf[0]), "%llu", (unsigned long long)st->count);
+    snprintf(buf[1], sizeof(buf[1]), "%llu", (unsigned long long)st->items);
+    snprintf(buf[2], sizeof(buf[2]), "%llu", (unsigned long long)st->sum_ns);
+    snprintf(buf[3], sizeof(buf[3]), "%llu",
+             (unsigned long long)st->incomplete);
+    r = PQexecParams(s->conn, streams_add_sql, 4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK
+        || strcmp(PQcmdTuples(r), "1") != 0) {
+        log_failure(s, "streams", r);
+        rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* Distinct n in the table, or -1. */
 static long long tracked(pg_store *s) {
     PGresult *r = PQexec(s->conn, "SELECT count(*) FROM fib_stats");
@@ -199,6 +237,7 @@ static long long tracked(pg_store *s) {
 /* Inside the transaction. */
 static stats_result apply_txn(pg_store *s, const char *sender, uint64_t seq,
                               const stats_agg *aggs, size_t len,
+                              const stats_streams *streams,
                               uint64_t max_tracked) {
     long fresh = 0;
     long long count;
@@ -210,6 +249,8 @@ static stats_result apply_txn(pg_store *s, const char *sender, uint64_t seq,
     }
     if (len > 0) fresh = upsert(s, aggs, len);
     if (fresh < 0) return STATS_UNAVAILABLE;
+    if (streams != NULL && streams_add(s, streams) != 0)
+        return STATS_UNAVAILABLE;
     if (fresh > 0 && max_tracked) {
         count = tracked(s);
         if (count < 0) return STATS_UNAVAILABLE;
@@ -248,6 +289,7 @@ static PGresult *first(pg_store *s, const char *what, const char *sql,
 
 static stats_result pg_apply(stats_backend *b, const char *sender,
                              uint64_t seq, const stats_agg *aggs, size_t len,
+                             const stats_streams *streams,
                              uint64_t max_tracked) {
     pg_store *s = (pg_store *)b;
     stats_result res = STATS_UNAVAILABLE;
@@ -257,7 +299,7 @@ static stats_result pg_apply(stats_backend *b, const char *sender,
     r = first(s, "begin", "BEGIN", PGRES_COMMAND_OK);
     if (r != NULL) {
         PQclear(r);
-        res = apply_txn(s, sender, seq, aggs, len, max_tracked);
+        res = apply_txn(s, sender, seq, aggs, len, streams, max_tracked);
         /* A COMMIT whose answer is lost may have committed: UNAVAILABLE
          * makes the sender retry, and the claim then finds the seq. */
         if (res == STATS_OK && exec_ok(s, "COMMIT", "commit") != 0)
@@ -279,6 +321,18 @@ static int agg_from_result(const PGresult *r, int i, stats_agg *a) {
         || stats_u64_parse(PQgetvalue(r, i, 6), &a->misses) != 0 ? -1 : 0;
 }
 
+/* The one row of fib_streams; 0 or -1. It is read in a statement of its
+ * own before the per-n rows: a commit landing in between shows in the rows
+ * only, until the next snapshot. */
+static int streams_from_result(const PGresult *r, stats_streams *st) {
+    if (PQntuples(r) != 1) return -1;
+    return stats_u64_parse(PQgetvalue(r, 0, 0), &st->count) != 0
+        || stats_u64_parse(PQgetvalue(r, 0, 1), &st->items) != 0
+        || stats_u64_parse(PQgetvalue(r, 0, 2), &st->sum_ns) != 0
+        || stats_u64_parse(PQgetvalue(r, 0, 3), &st->incomplete) != 0
+        ? -1 : 0;
+}
+
 static stats_result pg_snapshot(stats_backend *b, stats_snapshot *out) {
     pg_store *s = (pg_store *)b;
     stats_result res = STATS_OK;
@@ -290,7 +344,12 @@ static stats_result pg_snapshot(stats_backend *b, stats_snapshot *out) {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&s->lock);
     out->version = atomic_fetch_add(&s->base.version, 1) + 1;
-    r = first(s, "snapshot", all_sql, PGRES_TUPLES_OK);
+    r = first(s, "snapshot", streams_sql, PGRES_TUPLES_OK);
+    if (r != NULL) {
+        if (streams_from_result(r, &out->streams) != 0) res = STATS_UNAVAILABLE;
+        PQclear(r);
+        r = first(s, "snapshot", all_sql, PGRES_TUPLES_OK);
+    }
     pthread_mutex_unlock(&s->lock);
     if (r == NULL) return STATS_UNAVAILABLE;
     for (i = 0; i < PQntuples(r) && res == STATS_OK; i++) {

@@ -7,7 +7,9 @@
  * last WAL checkpoint was synced, never corrupt the file. One connection
  * under one mutex; each call is one BEGIN IMMEDIATE transaction. Counters
  * are 64-bit unsigned, stored as their int64 bit pattern; the 128-bit
- * duration sum as two int64 halves. The arithmetic is stats_agg's, in C. */
+ * duration sum as two int64 halves. The arithmetic is stats_agg's, in C.
+ * The streams aggregate is the one row of fib_streams, written in the same
+ * transaction as the batch it came with. */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,7 +20,8 @@
 #include "mem.h"
 #include "stats_backend.h"
 
-#define SCHEMA_VERSION 1
+/* 2 added fib_streams; a version 1 file gains it when opened. */
+#define SCHEMA_VERSION 2
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS fib_stats ("
@@ -27,10 +30,14 @@ static const char schema[] =
     " min_ns INTEGER NOT NULL, max_ns INTEGER NOT NULL,"
     " hits INTEGER NOT NULL, misses INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS fib_senders ("
-    " name TEXT PRIMARY KEY, seq INTEGER NOT NULL);";
+    " name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS fib_streams ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL,"
+    " items INTEGER NOT NULL, sum_ns INTEGER NOT NULL,"
+    " incomplete INTEGER NOT NULL);";
 
 enum { Q_SENDER_GET, Q_SENDER_PUT, Q_ROW_GET, Q_ROW_PUT, Q_COUNT, Q_ALL,
-       Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_MAX };
+       Q_STREAMS_GET, Q_STREAMS_PUT, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_MAX };
 
 static const char *const queries[Q_MAX] = {
     "SELECT seq FROM fib_senders WHERE name = ?1",
@@ -43,6 +50,9 @@ static const char *const queries[Q_MAX] = {
     "SELECT count(*) FROM fib_stats",
     "SELECT n, count, sum_hi, sum_lo, min_ns, max_ns, hits, misses"
     " FROM fib_stats WHERE count != 0 ORDER BY n",
+    "SELECT count, items, sum_ns, incomplete FROM fib_streams WHERE id = 1",
+    "INSERT OR REPLACE INTO fib_streams (id, count, items, sum_ns, incomplete)"
+    " VALUES (1, ?1, ?2, ?3, ?4)",
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -128,6 +138,36 @@ static int row_merge(sqlite_store *s, const stats_agg *in) {
     return step_done(put) == 0 ? fresh : -1;
 }
 
+/* The streams aggregate into *st (zero when there is none yet); 0 or -1. */
+static int streams_read(sqlite_store *s, stats_streams *st) {
+    sqlite3_stmt *get = s->q[Q_STREAMS_GET];
+    int rc = sqlite3_step(get);
+
+    memset(st, 0, sizeof(*st));
+    if (rc == SQLITE_ROW) {
+        st->count = (uint64_t)sqlite3_column_int64(get, 0);
+        st->items = (uint64_t)sqlite3_column_int64(get, 1);
+        st->sum_ns = (uint64_t)sqlite3_column_int64(get, 2);
+        st->incomplete = (uint64_t)sqlite3_column_int64(get, 3);
+    }
+    sqlite3_reset(get);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Add `in` to the streams aggregate; 0 or -1. */
+static int streams_merge(sqlite_store *s, const stats_streams *in) {
+    sqlite3_stmt *put = s->q[Q_STREAMS_PUT];
+    stats_streams st;
+
+    if (streams_read(s, &st) != 0) return -1;
+    stats_streams_merge(&st, in);
+    sqlite3_bind_int64(put, 1, (int64_t)st.count);
+    sqlite3_bind_int64(put, 2, (int64_t)st.items);
+    sqlite3_bind_int64(put, 3, (int64_t)st.sum_ns);
+    sqlite3_bind_int64(put, 4, (int64_t)st.incomplete);
+    return step_done(put);
+}
+
 static int64_t row_count(sqlite_store *s) {
     sqlite3_stmt *st = s->q[Q_COUNT];
     int64_t count = -1;
@@ -140,6 +180,7 @@ static int64_t row_count(sqlite_store *s) {
 /* Inside the transaction. */
 static stats_result apply_txn(sqlite_store *s, const char *sender,
                               uint64_t seq, const stats_agg *aggs, size_t len,
+                              const stats_streams *streams,
                               uint64_t max_tracked) {
     size_t i, fresh = 0;
     int rc;
@@ -153,6 +194,8 @@ static stats_result apply_txn(sqlite_store *s, const char *sender,
         if (rc < 0) return STATS_UNAVAILABLE;
         fresh += (size_t)rc;
     }
+    if (streams != NULL && streams_merge(s, streams) != 0)
+        return STATS_UNAVAILABLE;
     if (fresh && max_tracked) {
         int64_t count = row_count(s);
         if (count < 0) return STATS_UNAVAILABLE;
@@ -163,7 +206,8 @@ static stats_result apply_txn(sqlite_store *s, const char *sender,
 
 static stats_result sqlite_apply(stats_backend *b, const char *sender,
                                  uint64_t seq, const stats_agg *aggs,
-                                 size_t len, uint64_t max_tracked) {
+                                 size_t len, const stats_streams *streams,
+                                 uint64_t max_tracked) {
     sqlite_store *s = (sqlite_store *)b;
     stats_result res;
 
@@ -173,7 +217,7 @@ static stats_result sqlite_apply(stats_backend *b, const char *sender,
         pthread_mutex_unlock(&s->lock);
         return STATS_UNAVAILABLE;
     }
-    res = apply_txn(s, sender, seq, aggs, len, max_tracked);
+    res = apply_txn(s, sender, seq, aggs, len, streams, max_tracked);
     if (res == STATS_OK && step_done(s->q[Q_COMMIT]) != 0) {
         log_failure(s, "commit");
         res = STATS_UNAVAILABLE;
@@ -207,6 +251,10 @@ static stats_result sqlite_snapshot(stats_backend *b, stats_snapshot *out) {
         res = STATS_UNAVAILABLE;
     }
     sqlite3_reset(st);
+    if (res == STATS_OK && streams_read(s, &out->streams) != 0) {
+        log_failure(s, "snapshot");
+        res = STATS_UNAVAILABLE;
+    }
     pthread_mutex_unlock(&s->lock);
     if (res != STATS_OK) stats_snapshot_free(out);
     return res;

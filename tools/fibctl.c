@@ -70,8 +70,11 @@ static const char *summary =
     "                                     {\"results\":[...]}\n"
     "  stats                              stats.Stats/GetStats\n"
     "  record N DURATION_NS               stats.Stats/RecordNo\n"
-    "  batch SENDER SEQ N:DUR[:CACHE],... stats.Stats/RecordBatch\n"
-    "                                     (CACHE: hit, miss, bypass)\n"
+    "  batch SENDER SEQ N:DUR[:CACHE],... [--streams C:ITEMS:NS:INCOMPLETE]\n"
+    "                                     stats.Stats/RecordBatch (CACHE:\n"
+    "                                     hit, miss, bypass; N:DUR list may\n"
+    "                                     be empty: \"\"); --streams: C\n"
+    "                                     streams in the batch\n"
     "  query [n=N,..] [from=N] [to=N] [limit=N] [by=n|count|avg] [desc]\n"
     "        [top=K] [token=T]            stats.Stats/Query\n"
     "  health [SERVICE]                   grpc.health.v1.Health/Check\n"
@@ -222,6 +225,15 @@ static void cmd_getfib(int argc, char **argv) {
 
 static void print_stats(Stats__FibonacciStat **stats, size_t len);
 
+/* "streams":{...}, when the server sent them (not the original). */
+static void print_streams(const Stats__StreamStats *st) {
+    if (st == NULL) return;
+    printf("\"streams\":{\"count\":%" PRIu64 ",\"items\":%" PRIu64
+           ",\"total_duration_ns\":%" PRIu64 ",\"average_time_ms\":%.15g"
+           ",\"incomplete\":%" PRIu64 "},", st->count, st->items,
+           st->total_duration_ns, st->average_time_ms, st->incomplete);
+}
+
 static void cmd_stats(int argc, char **argv) {
     (void)argv;
     if (argc != 0) usage_error("stats takes no arguments%s", "");
@@ -230,6 +242,7 @@ static void cmd_stats(int argc, char **argv) {
         "/stats.Stats/GetStats", &req.base, &stats__stats_response__descriptor);
     printf("{\"total_requests\":%" PRId32 ",\"total_requests64\":%" PRIu64
            ",", res->total_requests, res->total_requests64);
+    print_streams(res->streams);
     print_stats(res->fibonacci_stats, res->n_fibonacci_stats);
     printf("}\n");
     protobuf_c_message_free_unpacked(&res->base, NULL);
@@ -342,9 +355,33 @@ static Stats__CacheResult parse_cache(const char *s) {
     return STATS__CACHE_RESULT__CACHE_UNSPECIFIED;
 }
 
+/* batch's --streams COUNT:ITEMS:NS:INCOMPLETE */
+static void batch_streams(Stats__StreamsRecord *m, char *arg) {
+    uint64_t v[4];
+    char *save = NULL, *t = strtok_r(arg, ":", &save);
+
+    for (int i = 0; i < 4; i++, t = strtok_r(NULL, ":", &save)) {
+        if (t == NULL)
+            usage_error("batch: --streams needs C:ITEMS:NS:INCOMPLETE%s", "");
+        v[i] = parse_u64(t, "--streams");
+    }
+    if (t != NULL)
+        usage_error("batch: --streams needs C:ITEMS:NS:INCOMPLETE%s", "");
+    m->count = v[0];
+    m->items = v[1];
+    m->duration_sum = v[2];
+    m->incomplete = v[3];
+}
+
 static void cmd_batch(int argc, char **argv) {
-    if (argc != 3) usage_error("batch needs SENDER SEQ N:DUR[,N:DUR...]%s", "");
+    Stats__StreamsRecord streams = STATS__STREAMS_RECORD__INIT;
     Stats__RecordBatchRequest req = STATS__RECORD_BATCH_REQUEST__INIT;
+    if (argc == 5 && strcmp(argv[3], "--streams") == 0) {
+        batch_streams(&streams, argv[4]);
+        req.streams = &streams;
+        argc = 3;
+    }
+    if (argc != 3) usage_error("batch needs SENDER SEQ N:DUR[,N:DUR...]%s", "");
     req.sender = argv[0];
     req.seq = parse_u64(argv[1], "SEQ");
     char *list = xstrdup(argv[2]);
@@ -372,9 +409,10 @@ static void cmd_batch(int argc, char **argv) {
     Stats__RecordBatchResponse *res = (Stats__RecordBatchResponse *)call(
         "/stats.Stats/RecordBatch", &req.base,
         &stats__record_batch_response__descriptor);
-    printf("{\"success\":%s,\"duplicate\":%s,\"recorded\":%" PRIu32 "}\n",
+    printf("{\"success\":%s,\"duplicate\":%s,\"recorded\":%" PRIu32
+           ",\"streams_recorded\":%" PRIu64 "}\n",
            res->success ? "true" : "false", res->duplicate ? "true" : "false",
-           res->recorded);
+           res->recorded, res->streams_recorded);
     protobuf_c_message_free_unpacked(&res->base, NULL);
     free(req.records);
     free(recs);

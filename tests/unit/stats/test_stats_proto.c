@@ -140,12 +140,49 @@ START_TEST(test_sender_wire_len) {
 }
 END_TEST
 
+/* RecordBatchRequest.streams in, StatsResponse.streams out. */
+START_TEST(test_streams) {
+    stats_store *s = stats_store_open("memory:", NULL, NULL, 0);
+    Stats__StreamsRecord m = STATS__STREAMS_RECORD__INIT;
+    Stats__StatsResponse *back;
+    stats_streams st;
+    size_t bad;
+
+    ck_assert_ptr_null(stats_streams_from_proto(&st, NULL));
+    ck_assert_uint_eq(st.count, 0);
+    m.count = 3;
+    m.items = 1003;
+    m.duration_sum = 4500000;
+    m.incomplete = 4;
+    ck_assert_str_eq(stats_streams_from_proto(&st, &m),
+                     "incomplete must be <= count");
+    m.incomplete = 1;
+    ck_assert_ptr_null(stats_streams_from_proto(&st, &m));
+    ck_assert_uint_eq(st.items, 1003);
+    ck_assert_uint_eq(st.sum_ns, 4500000);
+    ck_assert_int_eq(stats_store_record_streams(s, "p", 1, NULL, 0, NULL, 0,
+                                                &st, &bad), STATS_OK);
+    back = round_trip(s);
+    ck_assert_ptr_nonnull(back->streams);
+    ck_assert_uint_eq(back->streams->count, 3);
+    ck_assert_uint_eq(back->streams->items, 1003);
+    ck_assert_uint_eq(back->streams->total_duration_ns, 4500000);
+    ck_assert(back->streams->average_time_ms == 1.5);
+    ck_assert_uint_eq(back->streams->incomplete, 1);
+    ck_assert_uint_eq(back->total_requests64, 0);
+    ck_assert_uint_eq(back->n_fibonacci_stats, 0);
+    stats__stats_response__free_unpacked(back, NULL);
+    stats_store_free(s);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {test_sat_int32,
                             test_cache_mapping,
                             test_record_from_proto,
                             test_response_saturates_and_is_exact,
                             test_response_empty,
-                            test_sender_wire_len};
-    return run_suite(one_case_suite("stats_proto", tests, 6));
+                            test_sender_wire_len,
+                            test_streams};
+    return run_suite(one_case_suite("stats_proto", tests, 7));
 }

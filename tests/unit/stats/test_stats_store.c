@@ -2,10 +2,13 @@
  * (memory:, sqlite: on a temporary file, and the PostgreSQL database named
  * by $STATS_TEST_PG_URL, which tests/run starts): exact averages, 64-bit
  * counters, min/max, cache counts, sorting, batch dedup and validation,
- * --max-tracked, what survives reopening, bad URLs, concurrent recording. */
+ * --max-tracked, what survives reopening, the streams aggregate (counted
+ * once with its batch, validated, kept, added to a version 1 schema), bad
+ * URLs, concurrent recording. */
 #include <check.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +42,7 @@ static void wipe(void) {
         PGconn *c = PQconnectdb(url);
         PGresult *r = PQexec(c, "SET client_min_messages = warning;"
                              "DROP TABLE IF EXISTS fib_stats, fib_senders,"
-                             " fib_schema");
+                             " fib_schema, fib_streams");
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             fprintf(stderr, "%s: %s", url, PQerrorMessage(c));
             exit(1);
@@ -483,6 +486,104 @@ START_TEST(test_reopen) {
 }
 END_TEST
 
+static stats_result batch_streams(const char *sender, uint64_t seq,
+                                  const stats_record *r, size_t len,
+                                  stats_streams st) {
+    size_t bad;
+
+    return stats_store_record_streams(store, sender, seq, r, len, NULL, 0,
+                                      &st, &bad);
+}
+
+static void check_streams(uint64_t count, uint64_t items, uint64_t sum_ns,
+                          uint64_t incomplete, uint64_t total) {
+    stats_snapshot snap;
+
+    ck_assert_int_eq(stats_store_snapshot(store, &snap), STATS_OK);
+    ck_assert_uint_eq(snap.streams.count, count);
+    ck_assert_uint_eq(snap.streams.items, items);
+    ck_assert_uint_eq(snap.streams.sum_ns, sum_ns);
+    ck_assert_uint_eq(snap.streams.incomplete, incomplete);
+    ck_assert_uint_eq(snap.total, total);
+    stats_snapshot_free(&snap);
+}
+
+/* Streams go with their batch: counted once, kept apart from the per-n
+ * rows and the total, refused as a whole when invalid. */
+START_TEST(test_streams) {
+    stats_record r = rec(3, 50, STATS_CACHE_NONE);
+    stats_streams one = {1, 21, 4000, 0}, two = {2, 7, 600, 1};
+    stats_streams bad1 = {1, 5, 10, 2}, bad2 = {0, 5, 0, 0};
+    stats_snapshot snap;
+    size_t bad;
+
+    check_streams(0, 0, 0, 0, 0);
+    ck_assert_int_eq(batch_streams("s", 1, &r, 1, one), STATS_OK);
+    ck_assert_int_eq(batch_streams("s", 1, &r, 1, one), STATS_DUPLICATE);
+    check_streams(1, 21, 4000, 0, 1);
+    ck_assert_int_eq(batch_streams("s", 2, NULL, 0, two), STATS_OK);
+    ck_assert_int_eq(batch_streams("s", 2, NULL, 0, two), STATS_DUPLICATE);
+    check_streams(3, 28, 4600, 1, 1);
+    ck_assert_int_eq(stats_store_record_streams(store, "s", 3, &r, 1, NULL,
+                                                0, &bad1, &bad),
+                     STATS_INVALID);
+    ck_assert_uint_eq(bad, 1);
+    ck_assert_int_eq(batch_streams("s", 3, &r, 1, bad2), STATS_INVALID);
+    check_streams(3, 28, 4600, 1, 1);
+    ck_assert_ptr_null(stats_streams_invalid(&one));
+    ck_assert_str_eq(stats_streams_invalid(&bad1),
+                     "incomplete must be <= count");
+    /* a streams-only batch leaves the per-n rows as they were */
+    ck_assert_int_eq(stats_store_snapshot(store, &snap), STATS_OK);
+    ck_assert_uint_eq(snap.len, 1);
+    ck_assert_uint_eq(find_row(&snap, 3)->count, 1);
+    stats_snapshot_free(&snap);
+}
+END_TEST
+
+/* The database stores keep the streams across reopening, and a store
+ * written by a stats-service without streams (schema version 1) gains
+ * them, its rows kept. */
+START_TEST(test_streams_reopen) {
+    stats_record r = rec(4, 10, STATS_CACHE_NONE);
+    stats_streams st = {2, 40, 900, 1};
+    char err[256] = "";
+
+    ck_assert_int_eq(batch_streams("t", 1, &r, 1, st), STATS_OK);
+    stats_store_free(store);
+    store = open_store(0, 0);
+    if (is("memory")) {
+        check_streams(0, 0, 0, 0, 0);
+        return;
+    }
+    check_streams(2, 40, 900, 1, 1);
+    ck_assert_int_eq(batch_streams("t", 1, &r, 1, st), STATS_DUPLICATE);
+    stats_store_free(store);
+    store = NULL;
+    if (is("sqlite")) {
+        sqlite3 *db;
+        ck_assert_int_eq(sqlite3_open(sqlite_path, &db), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(db, "DROP TABLE fib_streams;"
+                                      "PRAGMA user_version = 1", NULL, NULL,
+                                      NULL), SQLITE_OK);
+        sqlite3_close(db);
+    } else {
+        PGconn *c = PQconnectdb(url);
+        PGresult *res = PQexec(c, "DROP TABLE fib_streams;"
+                               "UPDATE fib_schema SET version = 1");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            snprintf(err, sizeof(err), "%s", PQerrorMessage(c));
+        PQclear(res);
+        PQfinish(c);
+        ck_assert_msg(err[0] == '\0', "%s", err);
+    }
+    store = open_store(0, 0);
+    check_streams(0, 0, 0, 0, 1);
+    ck_assert_int_eq(batch_streams("t", 2, NULL, 0, st), STATS_OK);
+    check_streams(2, 40, 900, 1, 1);
+}
+END_TEST
+
 /* URLs that name no store, or a store that cannot be opened: NULL and a
  * message naming it, without its password. */
 START_TEST(test_bad_urls) {
@@ -606,6 +707,8 @@ static Suite *store_suite(void) {
     tcase_add_test(tc, test_batch_aggregated);
     tcase_add_test(tc, test_max_tracked);
     tcase_add_test(tc, test_reopen);
+    tcase_add_test(tc, test_streams);
+    tcase_add_test(tc, test_streams_reopen);
     tcase_add_test(tc, test_bad_urls);
     tcase_add_test(tc, test_concurrent_exact_totals);
     suite_add_tcase(s, tc);
