@@ -25,7 +25,11 @@
  * Cancellation: a client that cancels or leaves fails the send in flight
  * and marks the stream; the next job sees it and stops before computing.
  *
- * Stats: a range is not reported per n; the stream is logged at debug. */
+ * Stats: a range is not reported per n but as one stream in the stats
+ * streams aggregate, with the items that went out and its duration, once it
+ * ends: incomplete when it ended before its last item (cancelled, failed).
+ * A call refused before it began (bad range, full compute queue) is not
+ * counted. The stream is logged at debug. */
 #include <gmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +43,7 @@
 #include "log.h"
 #include "mem.h"
 #include "rpc_stream.h"
+#include "stats_queue.h"
 
 /* A chunk's decimals fill up to this many bytes (or one item). */
 #define RANGE_CHUNK (64 * 1024)
@@ -50,7 +55,9 @@ typedef struct {
     int            next;        /* the n of the next message */
     int            to;
     int            computed;    /* the n after the chunk's last item */
+    int            sent;        /* messages that went out */
     bool           started;     /* a and b hold F(computed), F(computed+1) */
+    bool           counted;     /* reported to stats when it ends */
     mpz_t          a, b;
     char          *digits;      /* the chunk: NUL-terminated decimals of */
     size_t         cap;         /*   F(next) .. F(computed - 1), reused */
@@ -65,7 +72,7 @@ static void range_log(fib_range *r) {
     rpc_call *call = rpc_stream_call(r->stream);
     log_int(&l, "from", r->from);
     log_int(&l, "to", r->to);
-    log_int(&l, "sent", r->next - r->from);
+    log_int(&l, "sent", r->sent);
     log_int(&l, "duration_us",
             (clock_mono_ns() - rpc_call_start_ns(call)) / 1000);
     log_str(&l, "peer", rpc_call_peer(call));
@@ -77,6 +84,12 @@ static void range_log(fib_range *r) {
 /* End the stream and free the range. */
 static void range_end(fib_range *r, grpc_status_code code, const char *msg) {
     r->status = code;
+    if (r->counted && r->rpc->stats != NULL) {
+        int64_t took = clock_mono_ns()
+                       - rpc_call_start_ns(rpc_stream_call(r->stream));
+        stats_queue_push_stream(r->rpc->stats, (uint64_t)r->sent, took,
+                                code == GRPC_STATUS_OK);
+    }
     if (log_enabled(LOG_DEBUG)) range_log(r);
     if (code == GRPC_STATUS_CANCELLED && msg == NULL)
         log_msg(LOG_INFO, "getfibrange_cancelled",
@@ -133,6 +146,7 @@ static void range_step(void *arg) {
 static void range_sent(rpc_stream *st, bool ok, void *ud) {
     (void)st;
     fib_range *r = ud;
+    if (ok) r->sent++;
     if (!ok) {
         range_end(r, GRPC_STATUS_CANCELLED, NULL);
     } else if (r->next > r->to) {
@@ -200,7 +214,9 @@ void fib_range_handler(rpc_call *call, void *ud) {
     mpz_init(r->a);
     mpz_init(r->b);
     r->stream = rpc_stream_open(call, range_sent, r);
+    r->counted = true;      /* before the first job can end it */
     if (!compute_pool_submit(rpc->pool, range_step, r)) {
+        r->counted = false;
         range_end(r, GRPC_STATUS_RESOURCE_EXHAUSTED,
                   "the compute queue is full: try again later");
     }

@@ -28,6 +28,7 @@ struct stats_queue {
     slot           *slots;      /* capacity of them, one block */
     slot           *free;
     slot           *waiting;    /* uthash by n, oldest first */
+    stats_streams_entry streams;
     size_t          capacity;
     uint64_t        records;
     uint64_t        dropped;
@@ -104,6 +105,20 @@ void stats_queue_push(stats_queue *q, int32_t n, int64_t duration_ns,
     if (wake) pthread_cond_signal(&q->nonempty);
 }
 
+void stats_queue_push_stream(stats_queue *q, uint64_t items,
+                             int64_t duration_ns, bool complete) {
+    pthread_mutex_lock(&q->lock);
+    stats_streams_entry *st = &q->streams;
+    if (st->count == 0) st->first_ns = clock_mono_ns();
+    st->count++;
+    st->items = sat_add(st->items, items);
+    st->sum_ns = sat_add(st->sum_ns, (uint64_t)duration_ns);
+    if (!complete) st->incomplete++;
+    bool wake = q->consumer_waits;
+    pthread_mutex_unlock(&q->lock);
+    if (wake) pthread_cond_signal(&q->nonempty);
+}
+
 void stats_queue_wake(stats_queue *q) {
     pthread_mutex_lock(&q->lock);
     q->woken = true;
@@ -112,13 +127,14 @@ void stats_queue_wake(stats_queue *q) {
 }
 
 size_t stats_queue_pop(stats_queue *q, stats_entry *out, size_t max,
-                       int64_t deadline_ns) {
+                       stats_streams_entry *streams, int64_t deadline_ns) {
     struct timespec ts = {
         .tv_sec = deadline_ns / 1000000000,
         .tv_nsec = deadline_ns % 1000000000,
     };
     pthread_mutex_lock(&q->lock);
-    while (q->waiting == NULL && !q->woken && deadline_ns > 0) {
+    while (q->waiting == NULL && q->streams.count == 0 && !q->woken
+           && deadline_ns > 0) {
         q->consumer_waits = true;
         int rc = pthread_cond_timedwait(&q->nonempty, &q->lock, &ts);
         q->consumer_waits = false;
@@ -134,6 +150,8 @@ size_t stats_queue_pop(stats_queue *q, stats_entry *out, size_t max,
         s->next_free = q->free;
         q->free = s;
     }
+    *streams = q->streams;
+    q->streams = (stats_streams_entry){ 0 };
     pthread_mutex_unlock(&q->lock);
     return k;
 }

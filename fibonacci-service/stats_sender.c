@@ -1,6 +1,7 @@
-/* stats_sender.c - delivers the queued per-n aggregates to the
- * stats-service from one background thread: RecordBatch with aggregated
- * entries and (sender, seq) for exactly-once counting, one RecordNo per
+/* stats_sender.c - delivers the queued per-n aggregates and the streams
+ * aggregate to the stats-service from one background thread: RecordBatch
+ * with aggregated entries, streams and (sender, seq) for exactly-once
+ * counting, one RecordNo per
  * request for an original stats-service, retries with backoff while it is
  * away, and a bounded flush on shutdown. */
 #include <pthread.h>
@@ -69,6 +70,8 @@ struct stats_sender {
      * one (RecordNo mode). */
     size_t                     batch_max;
     stats_entry               *batch;
+    stats_streams_entry        streams;   /* sent with the batch */
+    Stats__StreamsRecord       streams_msg;
     Stats__AggregatedRecord   *msgs;
     Stats__AggregatedRecord  **msg_ptrs;
     size_t                     pending;
@@ -153,9 +156,14 @@ static void note_drops(stats_sender *s, bool force) {
 /* Take the next batch from the queue; false if there was none. */
 static bool next_batch(stats_sender *s, int64_t wait_until_ns) {
     s->pending = stats_queue_pop(s->queue, s->batch, s->batch_max,
-                                 wait_until_ns);
+                                 &s->streams, wait_until_ns);
     note_drops(s, false);
-    if (s->pending == 0) return false;
+    if (s->pending == 0 && s->streams.count == 0) return false;
+    stats__streams_record__init(&s->streams_msg);
+    s->streams_msg.count = s->streams.count;
+    s->streams_msg.items = s->streams.items;
+    s->streams_msg.duration_sum = s->streams.sum_ns;
+    s->streams_msg.incomplete = s->streams.incomplete;
     for (size_t i = 0; i < s->pending; i++) {
         const stats_entry *e = &s->batch[i];
         Stats__AggregatedRecord *m = &s->msgs[i];
@@ -190,6 +198,7 @@ static rpc_result send_batch(stats_sender *s, int64_t timeout, bool *ignored) {
     req.seq = s->seq;
     req.n_aggregated = s->pending;
     req.aggregated = s->msg_ptrs;
+    req.streams = s->streams.count ? &s->streams_msg : NULL;
     ProtobufCMessage *reply = NULL;
     rpc_result r = rpc_client_call(s->channel, METHOD_BATCH, &req.base,
                                    &stats__record_batch_response__descriptor,
@@ -220,9 +229,16 @@ static void nth_request(const stats_entry *e, uint64_t k,
 }
 
 /* RecordNo for each request not yet sent; stops at the first failure so a
- * retry goes on from there. */
+ * retry goes on from there. RecordNo cannot carry the streams aggregate:
+ * that is dropped, and logged. */
 static rpc_result send_each(stats_sender *s, int64_t timeout) {
     rpc_result r = { GRPC_STATUS_OK, NULL };
+    if (s->streams.count > 0) {
+        log_msg(LOG_INFO, "stats_streams_unsent", "stats-service takes "
+                "RecordNo only: %llu streams not counted",
+                (unsigned long long)s->streams.count);
+        s->streams.count = 0;
+    }
     while (s->done < s->pending) {
         const stats_entry *e = &s->batch[s->done];
         Stats__RecordRequest m;
@@ -275,14 +291,23 @@ static bool transient(grpc_status_code code) {
            code == GRPC_STATUS_INTERNAL;
 }
 
+/* The batch is done with: nothing of it is pending any more. */
+static void batch_clear(stats_sender *s) {
+    s->failures = 0;
+    s->pending = 0;
+    s->done = 0;
+    s->done_in = 0;
+    s->streams.count = 0;
+}
+
 static void on_delivered(stats_sender *s) {
     uint64_t records = 0;
-    int64_t oldest = s->batch[0].first_ns;
+    int64_t oldest = s->streams.count ? s->streams.first_ns : INT64_MAX;
     for (size_t i = 0; i < s->pending; i++) {
         records += s->batch[i].count;
         if (s->batch[i].first_ns < oldest) oldest = s->batch[i].first_ns;
     }
-    stats_metrics_sent(records, oldest);
+    if (oldest != INT64_MAX) stats_metrics_sent(records, oldest);
     if (s->failures > 0) {
         log_line l;
         if (log_begin(&l, LOG_INFO, "stats_resumed")) {
@@ -293,10 +318,7 @@ static void on_delivered(stats_sender *s) {
             log_end(&l);
         }
     }
-    s->failures = 0;
-    s->pending = 0;
-    s->done = 0;
-    s->done_in = 0;
+    batch_clear(s);
 }
 
 /* Requests of the batch not delivered yet. */
@@ -335,13 +357,11 @@ static void on_rejected(stats_sender *s, const rpc_result *r) {
         log_str(&l, "details", r->details);
         log_uint(&l, "seq", s->seq);
         log_uint(&l, "dropped", batch_left(s));
+        log_uint(&l, "streams", s->streams.count);
         log_str(&l, "msg", "stats-service refused a batch; dropped it");
         log_end(&l);
     }
-    s->failures = 0;
-    s->pending = 0;
-    s->done = 0;
-    s->done_in = 0;
+    batch_clear(s);
 }
 
 /* A fresh channel after UNAVAILABLE, so that each retry connects at once
@@ -403,7 +423,7 @@ static void *sender_main(void *arg) {
         bool stopping;
         int64_t deadline;
         read_stop(s, &stopping, &deadline);
-        if (s->pending == 0) {
+        if (s->pending == 0 && s->streams.count == 0) {
             int64_t wait = stopping ? 0 : clock_mono_ns() + IDLE_WAIT_NS;
             if (!next_batch(s, wait)) {
                 if (stopping) break;

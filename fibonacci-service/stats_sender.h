@@ -2,12 +2,14 @@
  * stats records to the stats-service.
  *
  * The queue's per-n aggregates go out as RecordBatch aggregated entries,
- * tagged with this process's random sender id and an increasing seq; a
+ * with the streams aggregate in the same batch (streams), tagged with this
+ * process's random sender id and an increasing seq; a
  * batch is resent unchanged until acknowledged, so the stats-service
  * applies it once however often it is retried. A stats-service without
  * RecordBatch (the original, UNIMPLEMENTED), or one that acknowledges
  * without counting aggregated entries (older), gets one RecordNo per
- * request instead; RecordNo has no dedup, so a RecordNo retried after a
+ * request instead (streams are then not counted: RecordNo has no field for
+ * them); RecordNo has no dedup, so a RecordNo retried after a
  * lost answer may count twice. UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED,
  * ABORTED, UNKNOWN and INTERNAL (a stats-service going away) are retried
  * without limit, with exponential backoff and jitter; any other error is

@@ -1,7 +1,8 @@
 # fib_stats.t - fibonacci-service reports every OK answer to a real
 # stats-service: counted once, with cache results; records made while the
 # stats-service is down are delivered after it comes back on the same port;
-# an original stats-service (RecordNo only) still gets every record.
+# an original stats-service (RecordNo only) still gets every record (but
+# no streams: RecordNo cannot carry them).
 use strict;
 use warnings;
 use FindBin;
@@ -142,7 +143,7 @@ stop($stats, 'TERM');
 # sender falls back to RecordNo per record.
 SKIP: {
     my $mock_js = "$FindBin::Bin/../node/mock.js";
-    skip 'node or tests/node not available', 3
+    skip 'node or tests/node not available', 5
         unless -e $mock_js && -d "$FindBin::Bin/../node/node_modules"
             && system('node --version >/dev/null 2>&1') == 0;
     my $pid = open(my $mock, '-|', 'node', $mock_js) or die "node: $!";
@@ -154,7 +155,15 @@ SKIP: {
     $j = wait_total($orig, 4);
     is($j->{total_requests}, 4, 'original stats-service: all records');
     is(per_n($j)->{7}{request_count}, 3, 'original stats-service: per n');
+    # RecordNo has no place for streams: not counted, and said so
+    fibctl($fib->{target}, 'range', 0, 4);
+    my $unsent = wait_log($fib, 'stats_streams_unsent');
+    like($unsent && $unsent->{msg}, qr/1 streams not counted/,
+         'log: the stream could not be sent as RecordNo');
     is(stop($fib, 'TERM'), 0, 'exit 0');
+    (undef, $j) = fibctl($orig, 'stats');
+    is($j->{total_requests}, 4, 'original stats-service: the range is no '
+       . 'request of any n');
     kill 'TERM', $pid;
     close $mock;
 }
