@@ -41,6 +41,8 @@ typedef struct {
     uint64_t                   total;        /* from the first page */
     ngx_uint_t                 shown;        /* entries shown so far */
     ngx_uint_t                 begun;        /* the first page sent */
+    ngx_uint_t                 has_streams;  /* the first page had them */
+    Stats__StreamStats         streams;      /* the first page's */
 
     size_t                     buf_size;
     ngx_chain_t               *free;
@@ -67,6 +69,7 @@ static ngx_int_t ngx_http_fib_stats_fallback(ngx_http_request_t *r,
 static ngx_int_t ngx_http_fib_stats_reply(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ProtobufCMessage *msg);
 static u_char *ngx_http_fib_stats_entry(u_char *p, Stats__FibonacciStat *st);
+static u_char *ngx_http_fib_stats_streams(u_char *p, Stats__StreamStats *st);
 static int ngx_libc_cdecl ngx_http_fib_stats_cmp(const void *one,
     const void *two);
 
@@ -78,11 +81,16 @@ static int ngx_libc_cdecl ngx_http_fib_stats_cmp(const void *one,
             "\"cache_hits\":,\"cache_misses\":},")                            \
      + 2 * NGX_INT32_LEN + NGX_HTTP_FIB_DOUBLE_LEN + 6 * NGX_INT64_LEN)
 
+#define NGX_HTTP_FIB_STATS_STREAMS_LEN                                        \
+    (sizeof(",\"streams\":{\"count\":,\"items\":,\"total_duration_ns\":,"     \
+            "\"average_time_ms\":,\"incomplete\":}")                           \
+     + 4 * NGX_INT64_LEN + NGX_HTTP_FIB_DOUBLE_LEN)
+
 /* what surrounds the entries, but the next link */
 #define NGX_HTTP_FIB_STATS_FRAME_LEN                                          \
     (sizeof("{\"total_requests\":,\"total_requests64\":,\"matched\":,"        \
             "\"fibonacci_stats\":[],\"next_page_token\":\"\",\"next\":\"\"}") \
-     + NGX_INT32_LEN + 2 * NGX_INT64_LEN)
+     + NGX_INT32_LEN + 2 * NGX_INT64_LEN + NGX_HTTP_FIB_STATS_STREAMS_LEN)
 
 
 ngx_int_t
@@ -462,6 +470,17 @@ ngx_http_fib_stats_page(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     if (!r->header_sent) {
         sctx->total = page->total_requests64;
 
+        if (page->streams) {
+            sctx->has_streams = 1;
+            stats__stream_stats__init(&sctx->streams);
+            sctx->streams.count = page->streams->count;
+            sctx->streams.items = page->streams->items;
+            sctx->streams.total_duration_ns =
+                                         page->streams->total_duration_ns;
+            sctx->streams.average_time_ms = page->streams->average_time_ms;
+            sctx->streams.incomplete = page->streams->incomplete;
+        }
+
         r->headers_out.status = NGX_HTTP_OK;
         r->headers_out.content_length_n = -1;
 
@@ -577,7 +596,14 @@ ngx_http_fib_stats_tail(ngx_http_request_t *r,
     size_t   len;
 
     if (!sctx->filtered) {
-        return ngx_sprintf(p, "],\"total_requests64\":%uL}", sctx->total);
+        p = ngx_sprintf(p, "],\"total_requests64\":%uL", sctx->total);
+
+        if (sctx->has_streams) {
+            p = ngx_http_fib_stats_streams(p, &sctx->streams);
+        }
+
+        *p++ = '}';
+        return p;
     }
 
     if (!more || sctx->top) {
@@ -765,9 +791,30 @@ ngx_http_fib_stats_reply(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         total = (uint64_t) resp->total_requests;
     }
 
-    b->last = ngx_sprintf(b->last, "],\"total_requests64\":%uL}", total);
+    b->last = ngx_sprintf(b->last, "],\"total_requests64\":%uL", total);
+
+    if (resp->streams) {
+        b->last = ngx_http_fib_stats_streams(b->last, resp->streams);
+    }
+
+    *b->last++ = '}';
 
     return ngx_http_fib_send_json(r, NGX_HTTP_OK, b);
+}
+
+
+/* the streams aggregate (GetFibRange calls), sent by our stats-service */
+
+static u_char *
+ngx_http_fib_stats_streams(u_char *p, Stats__StreamStats *st)
+{
+    p = ngx_sprintf(p, ",\"streams\":{\"count\":%uL,\"items\":%uL,"
+                    "\"total_duration_ns\":%uL,\"average_time_ms\":",
+                    st->count, st->items, st->total_duration_ns);
+
+    p = ngx_http_fib_json_double(p, st->average_time_ms);
+
+    return ngx_sprintf(p, ",\"incomplete\":%uL}", st->incomplete);
 }
 
 

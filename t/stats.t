@@ -48,7 +48,7 @@ GET /stats
 --- response_headers
 Content-Type: application/json
 --- response_body_like eval
-qr/^\{"total_requests":\d+,"fibonacci_stats":\[.*\{"n":10,.*\{"n":100,.*\{"n":$::N,"request_count":3,"average_time_ms":[0-9.e-]+,"request_count64":3,"min_duration_ns":\d+,"max_duration_ns":\d+,"total_duration_ns":\d+,"cache_hits":2,"cache_misses":1\}.*\],"total_requests64":\d+\}$/s
+qr/^\{"total_requests":\d+,"fibonacci_stats":\[.*\{"n":10,.*\{"n":100,.*\{"n":$::N,"request_count":3,"average_time_ms":[0-9.e-]+,"request_count64":3,"min_duration_ns":\d+,"max_duration_ns":\d+,"total_duration_ns":\d+,"cache_hits":2,"cache_misses":1\}.*\],"total_requests64":\d+,"streams":\{"count":\d+,"items":\d+,"total_duration_ns":\d+,"average_time_ms":[0-9.e-]+,"incomplete":\d+\}\}$/s
 --- no_error_log
 [error]
 

@@ -2,8 +2,8 @@
 # its query parameters (n, from, to, by, order, limit, top, page) and their
 # errors. A stats-service of its own (memory:) holds a known table: n from
 # 1000 to 1699, n requests 1 + n % 3 times, each taking 1000 * (n % 97 + 1)
-# ns, all cache hits, so every expected body is computed here. 700 entries
-# are two of the module's 512-entry pages.
+# ns, all cache hits, and three streams, so every expected body is computed
+# here. 700 entries are two of the module's 512-entry pages.
 use Test::Nginx::Socket 'no_plan';
 use lib 'tests/integration/lib';
 use FibTest;
@@ -24,6 +24,11 @@ for my $n (1000 .. 1699) {
 my ($rc, $j) = fibctl($STATS->{target}, 'batch', 'stats-query-t', 1,
                       join(',', @recs));
 die "fibctl batch failed\n" unless $rc == 0 && $j->{recorded} == $total;
+# and three streams (GetFibRange calls): 1003 items, 4.5 ms, one cancelled
+($rc, $j) = fibctl($STATS->{target}, 'batch', 'stats-query-t', 2, '',
+                   '--streams', '3:1003:4500000:1');
+die "fibctl batch --streams failed\n"
+    unless $rc == 0 && $j->{streams_recorded} == 3;
 
 # One entry as the module writes it.
 sub entry {
@@ -73,7 +78,9 @@ Transfer-Encoding: chunked
 !Content-Length
 --- response_body eval
 qq({"total_requests":$::total,"fibonacci_stats":[)
-. main::entries(1000 .. 1699) . qq(],"total_requests64":$::total})
+. main::entries(1000 .. 1699) . qq(],"total_requests64":$::total,)
+. qq("streams":{"count":3,"items":1003,"total_duration_ns":4500000,)
+. qq("average_time_ms":1.5,"incomplete":1}})
 --- no_error_log
 [error]
 [warn]
@@ -89,7 +96,9 @@ GET /stats HTTP/1.0
 !Transfer-Encoding
 --- response_body eval
 qq({"total_requests":$::total,"fibonacci_stats":[)
-. main::entries(1000 .. 1699) . qq(],"total_requests64":$::total})
+. main::entries(1000 .. 1699) . qq(],"total_requests64":$::total,)
+. qq("streams":{"count":3,"items":1003,"total_duration_ns":4500000,)
+. qq("average_time_ms":1.5,"incomplete":1}})
 --- no_error_log
 [error]
 
