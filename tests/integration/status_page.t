@@ -13,13 +13,11 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Spec ();
-use File::Temp ();
 use HTTP::Tiny ();
 use JSON::PP ();
 use FibTest;
 
-my $CHROMIUM = $ENV{CHROMIUM_BINARY} // '/usr/bin/chromium';
-plan skip_all => "no Chromium at $CHROMIUM" unless -x $CHROMIUM;
+my @chromium = chromium_cmd();     # skips the test without Chromium
 my $SHOT = File::Spec->rel2abs(($ENV{FIB_BIN_DIR} // 'build/bin')
                                . '/../status-page.png');
 
@@ -69,20 +67,7 @@ is($r->{headers}{allow}, 'GET, HEAD', '... Allow: GET, HEAD');
 
 # The browser: the DOM after the page has refreshed itself a few times
 # (virtual time runs the 2 s timers at once; the fetches are real).
-my $profile = File::Temp->newdir('chromium.XXXXXX', TMPDIR => 1);
-my @chromium = ($CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
-                '--no-first-run', "--user-data-dir=$profile",
-                '--enable-logging=stderr', '--v=0',
-                '--virtual-time-budget=7000');
-my $err = File::Temp->new(TEMPLATE => 'chromium-err.XXXXXX', TMPDIR => 1);
-my $dom = do {
-    open(my $fh, '-|', join(' ', map { "'$_'" } @chromium, '--dump-dom',
-                            "$base/status") . " 2>'$err'")
-        or die "chromium: $!";
-    local $/;
-    <$fh> // '';
-};
-my $stderr = do { local (@ARGV, $/) = ("$err"); <> // '' };
+my ($dom, $stderr) = browser_dom("$base/status");
 
 sub text {          # the text of the element with this id
     my ($id) = @_;
@@ -115,8 +100,8 @@ like(text('latency-over'), qr/13 requests$/, 'the latency of all 13');
 like(text("rate-$_"), qr/^\d+(\.\d+)?$/, "rate $_: a number")
     for qw(total 2xx 4xx 5xx retries);
 like($dom, qr{<polyline points="[\d., ]+">}, 'the charts are drawn');
-my @console = grep { /:CONSOLE\(|Uncaught|Refused to/ } split /\n/, $stderr;
-is_deeply(\@console, [], 'no console message') or diag $stderr;
+is_deeply([browser_console($stderr)], [], 'no console message')
+    or diag $stderr;
 
 # The screenshot, kept as an artifact.
 unlink $SHOT;

@@ -13,6 +13,8 @@
 #   my $ngx = start_nginx(server => 'location = /fib { fib_pass ...; }');
 #                                   # nginx with the module; skips the test
 #                                   # where there is none (ASan build)
+#   my ($dom, $err) = browser_dom($url);   # headless Chromium's DOM, log
+#   my @msgs = browser_console($err);      # its console messages
 #
 # Binaries come from $ENV{FIB_BIN_DIR} (default build/bin). A daemon is a
 # hash: {pid, port, target, log (file holding its stderr), name}.
@@ -39,7 +41,8 @@ use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT = qw(free_port start_stats start_fib stop wait_exit fibctl
-                 log_lines metrics promtool_check poll_until start_nginx);
+                 log_lines metrics promtool_check poll_until start_nginx
+                 chromium_cmd browser_dom browser_console);
 
 my $BIN_DIR = $ENV{FIB_BIN_DIR} // 'build/bin';
 my $START_TIMEOUT = $ENV{FIB_START_TIMEOUT} // 30;   # seconds (ASan is slow)
@@ -290,6 +293,45 @@ EOC
         Time::HiRes::sleep(0.05);
     }
     return $n;
+}
+
+# Headless Chromium (Debian's chromium, or $CHROMIUM_BINARY): the command
+# with a throwaway profile and the browser's log (console messages too) on
+# stderr, then `extra` flags; budget_ms is --virtual-time-budget (timers
+# run at once; fetches are real and pause virtual time while pending).
+# browser_dom() loads the URL once and returns the DOM after the budget and
+# the browser's stderr; timeout (default 120 s) ends a browser that hangs.
+# Without chromium the whole test is skipped.
+our $CHROMIUM = $ENV{CHROMIUM_BINARY} // '/usr/bin/chromium';
+my @profiles;           # each browser's profile, removed at exit
+sub chromium_cmd {
+    my (%o) = @_;
+    Test::More::plan(skip_all => "no Chromium at $CHROMIUM")
+        unless -x $CHROMIUM;
+    my $profile = File::Temp->newdir('chromium.XXXXXX', TMPDIR => 1);
+    push @profiles, $profile;
+    return ($CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
+            '--no-first-run', "--user-data-dir=$profile",
+            '--enable-logging=stderr', '--v=0',
+            '--virtual-time-budget=' . ($o{budget_ms} // 7000),
+            @{ $o{extra} // [] });
+}
+sub browser_dom {
+    my ($url, %o) = @_;
+    my @cmd = ('timeout', $o{timeout} // 120, chromium_cmd(%o), '--dump-dom',
+               $url);
+    my $err = File::Temp->new(TEMPLATE => 'chromium-err.XXXXXX', TMPDIR => 1);
+    open(my $fh, '-|', join(' ', map { "'$_'" } @cmd) . " 2>'$err'")
+        or die "chromium: $!";
+    my $dom = do { local $/; <$fh> // '' };
+    close $fh;
+    return ($dom, _slurp("$err"));
+}
+
+# The console messages and page errors in a browser's stderr.
+sub browser_console {
+    my ($stderr) = @_;
+    return grep { /:CONSOLE\(|Uncaught|Refused to/ } split /\n/, $stderr;
 }
 
 sub _slurp {
