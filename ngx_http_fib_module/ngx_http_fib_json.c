@@ -39,9 +39,7 @@ ngx_int_t
 ngx_http_fib_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b)
 {
-    static char  type[] = "application/json";
-
-    return ngx_http_fib_send(r, status, type, b);
+    return ngx_http_fib_send(r, status, "application/json", b);
 }
 
 
