@@ -249,6 +249,8 @@ static rpc_result send_each(stats_sender *s, int64_t timeout) {
                             &reply, timeout, NULL);
         if (reply != NULL) protobuf_c_message_free_unpacked(reply, NULL);
         if (r.status != GRPC_STATUS_OK) break;
+        free(r.details);        /* an OK may carry a message: not kept */
+        r.details = NULL;
         if (++s->done_in == e->count) {
             s->done++;
             s->done_in = 0;
