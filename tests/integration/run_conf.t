@@ -118,7 +118,17 @@ my @recs = map { "$_:" . (1000 * ($_ % 7 + 1)) . ':hit' } 500000 .. 501999;
 my ($rc, $j) = fibctl($st->{target}, 'batch', 'run-conf-t', 1,
                       join(',', @recs));
 is($rc, 0, 'fibctl batch: 2000 n recorded');
-($rc, $j) = fibctl($st->{target}, 'stats');
+# the four /fib calls above reach stats-service in fibonacci-service's next
+# delivery (it lingers 100 ms): wait for them, or the table still changes
+my $deadline = Time::HiRes::time() + 15;
+while (1) {
+    ($rc, $j) = fibctl($st->{target}, 'stats');
+    last if ($j->{total_requests64} // 0) >= 2004
+         || Time::HiRes::time() > $deadline;
+    Time::HiRes::sleep(0.05);
+}
+is($j->{total_requests64}, 2004, 'stats-service: the 4 /fib calls and the '
+   . '2000 records');
 my $want = JSON::PP->new->canonical->encode($j->{fibonacci_stats});
 for my $how (["'http://127.0.0.1:$h1/stats'", 'HTTP/1.1'],
              ["--http2-prior-knowledge 'http://127.0.0.1:$h2/stats'",
