@@ -120,13 +120,9 @@ my ($rc, $j) = fibctl($st->{target}, 'batch', 'run-conf-t', 1,
 is($rc, 0, 'fibctl batch: 2000 n recorded');
 # the four /fib calls above reach stats-service in fibonacci-service's next
 # delivery (it lingers 100 ms): wait for them, or the table still changes
-my $deadline = Time::HiRes::time() + 15;
-while (1) {
+poll_until(15, sub {
     ($rc, $j) = fibctl($st->{target}, 'stats');
-    last if ($j->{total_requests64} // 0) >= 2004
-         || Time::HiRes::time() > $deadline;
-    Time::HiRes::sleep(0.05);
-}
+    ($j->{total_requests64} // 0) >= 2004 });
 is($j->{total_requests64}, 2004, 'stats-service: the 4 /fib calls and the '
    . '2000 records');
 my $want = JSON::PP->new->canonical->encode($j->{fibonacci_stats});
